@@ -1,0 +1,2 @@
+// Placeholder so the models library is never empty while builders are written.
+namespace sq {}

@@ -1,0 +1,115 @@
+#include "runtime/core/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <new>
+
+namespace sq {
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+std::string shape_str(const Shape& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) s += ",";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+namespace {
+// Refuses sizes that cannot be real before trying to allocate them.
+constexpr int64_t kMaxTensorBytes = int64_t{1} << 40;
+
+std::shared_ptr<void> allocate(size_t bytes) {
+  size_t rounded = (bytes + 63) / 64 * 64;
+  if (rounded == 0) rounded = 64;
+  void* p = std::aligned_alloc(64, rounded);
+  if (!p) throw make_error("out of memory allocating ", bytes, " bytes");
+  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+}
+}  // namespace
+
+Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+  int64_t n = 1;
+  for (int64_t d : shape_) {
+    SQ_CHECK(d >= 0, "tensor shape ", shape_str(shape_), " has a negative dimension");
+    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) {
+      throw make_error("tensor shape ", shape_str(shape_), " overflows");
+    }
+    n *= d;
+  }
+  SQ_CHECK(n <= kMaxTensorBytes / static_cast<int64_t>(dtype_size(dtype)), "tensor shape ",
+           shape_str(shape_), " of ", dtype_name(dtype), " needs more memory than allowed");
+  buffer_ = allocate(static_cast<size_t>(n) * dtype_size(dtype));
+}
+
+Tensor Tensor::zeros(DType dtype, Shape shape) {
+  Tensor t(dtype, std::move(shape));
+  std::memset(t.raw(), 0, t.nbytes());
+  return t;
+}
+
+Tensor Tensor::reshaped(Shape new_shape) const {
+  SQ_CHECK(shape_numel(new_shape) == numel(), "cannot reshape ", shape_str(shape_), " to ",
+           shape_str(new_shape));
+  Tensor t = *this;
+  t.shape_ = std::move(new_shape);
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  Tensor t(dtype_, shape_);
+  if (nbytes()) std::memcpy(t.raw(), raw(), nbytes());
+  return t;
+}
+
+void Tensor::check_type(DType t) const {
+  if (t != dtype_) {
+    throw make_error("tensor of type ", dtype_name(dtype_), " accessed as ", dtype_name(t));
+  }
+}
+
+double Tensor::get_as_double(int64_t i) const {
+  switch (dtype_) {
+    case DType::kFloat32: return static_cast<const float*>(raw())[i];
+    case DType::kFloat16: return half_to_float(static_cast<const uint16_t*>(raw())[i]);
+    case DType::kFloat64: return static_cast<const double*>(raw())[i];
+    case DType::kInt64: return static_cast<double>(static_cast<const int64_t*>(raw())[i]);
+    case DType::kInt32: return static_cast<const int32_t*>(raw())[i];
+    case DType::kInt8: return static_cast<const int8_t*>(raw())[i];
+    case DType::kUInt8: return static_cast<const uint8_t*>(raw())[i];
+    case DType::kBool: return static_cast<const bool*>(raw())[i] ? 1.0 : 0.0;
+  }
+  return 0;
+}
+
+int64_t Tensor::get_as_int64(int64_t i) const {
+  switch (dtype_) {
+    case DType::kInt64: return static_cast<const int64_t*>(raw())[i];
+    case DType::kInt32: return static_cast<const int32_t*>(raw())[i];
+    case DType::kInt8: return static_cast<const int8_t*>(raw())[i];
+    case DType::kUInt8: return static_cast<const uint8_t*>(raw())[i];
+    case DType::kBool: return static_cast<const bool*>(raw())[i] ? 1 : 0;
+    default: return static_cast<int64_t>(get_as_double(i));
+  }
+}
+
+std::vector<int64_t> Tensor::to_int64_vector() const {
+  std::vector<int64_t> v(static_cast<size_t>(numel()));
+  for (int64_t i = 0; i < numel(); ++i) v[static_cast<size_t>(i)] = get_as_int64(i);
+  return v;
+}
+
+std::vector<float> Tensor::to_float_vector() const {
+  std::vector<float> v(static_cast<size_t>(numel()));
+  for (int64_t i = 0; i < numel(); ++i) v[static_cast<size_t>(i)] = static_cast<float>(get_as_double(i));
+  return v;
+}
+
+}  // namespace sq

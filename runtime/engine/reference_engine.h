@@ -1,0 +1,47 @@
+// Why this exists: the FP32 reference engine. Executes any graph of supported ONNX ops in
+// topological order, frees each intermediate after its last use (liveness), and is the oracle
+// every quantized or integer path is compared against. Prepare (op validation, kernel creation)
+// happens once in the constructor; run() is const and may be called from several threads, each
+// with its own ThreadPool.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "runtime/engine/binding.h"
+#include "runtime/ops/op.h"
+
+namespace sq {
+
+class ReferenceEngine {
+ public:
+  // Throws sq::Error listing every node whose op or domain is unsupported, or whose attributes
+  // are invalid.
+  explicit ReferenceEngine(std::shared_ptr<const Model> model);
+
+  // Called after each node with every output it produced (for calibration observers).
+  using Observer = std::function<void(const Node& node, size_t output_index, const Tensor& value)>;
+
+  TensorMap run(const TensorMap& inputs, ThreadPool& pool, const Observer* observer = nullptr) const;
+
+  const Model& model() const { return *model_; }
+  // Largest number of bytes held by intermediates at once in the last run() (for memory tests).
+  int64_t last_peak_intermediate_bytes() const { return last_peak_bytes_; }
+
+ private:
+  std::shared_ptr<const Model> model_;
+  std::vector<std::unique_ptr<OpKernel>> kernels_;
+  std::vector<std::vector<int>> node_inputs_;   // slot per input, -1 for omitted
+  std::vector<std::vector<int>> node_outputs_;  // slot per output, -1 for omitted
+  std::vector<std::vector<int>> release_after_;  // slots whose last use is this node
+  std::vector<int> input_slots_, output_slots_;
+  std::vector<std::string> slot_names_;
+  std::vector<std::pair<int, const Tensor*>> initializer_slots_;
+  std::vector<bool> is_graph_input_;
+  mutable std::atomic<int64_t> last_peak_bytes_{0};
+};
+
+}  // namespace sq

@@ -1,0 +1,65 @@
+#include "runtime/io/atomic_file.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include "runtime/core/error.h"
+
+namespace sq {
+namespace fs = std::filesystem;
+
+AtomicFile::~AtomicFile() {
+  if (file_) std::fclose(file_);
+  if (!committed_ && !tmp_path_.empty()) std::remove(tmp_path_.c_str());
+}
+
+void AtomicFile::open(const std::string& path) {
+  path_ = path;
+  std::error_code ec;
+  SQ_CHECK(!path.empty(), "output path is empty");
+  SQ_CHECK(!fs::is_directory(path, ec), path, ": is a directory, expected a file path");
+  fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty()) {
+    SQ_CHECK(fs::is_directory(parent, ec), path, ": folder ", parent.string(), " does not exist");
+  }
+  tmp_path_ = path + ".tmp." + std::to_string(::getpid());
+  file_ = std::fopen(tmp_path_.c_str(), "wb");
+  if (!file_) {
+    std::string why = std::strerror(errno);
+    tmp_path_.clear();
+    throw make_error(path, ": cannot write (", why, ")");
+  }
+}
+
+void AtomicFile::write(const void* data, size_t n) {
+  if (n == 0) return;
+  if (std::fwrite(data, 1, n, file_) != n) {
+    throw make_error(path_, ": write failed (", std::strerror(errno), ")");
+  }
+}
+
+void AtomicFile::commit() {
+  int rc = std::fflush(file_);
+  int err = errno;
+  int rc2 = std::fclose(file_);
+  file_ = nullptr;
+  if (rc != 0 || rc2 != 0) {
+    throw make_error(path_, ": write failed (", std::strerror(rc != 0 ? err : errno), ")");
+  }
+  if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
+    throw make_error(path_, ": cannot rename temporary file into place (", std::strerror(errno), ")");
+  }
+  committed_ = true;
+}
+
+void write_file_atomic(const std::string& path, const std::string& contents) {
+  AtomicFile f;
+  f.open(path);
+  f.write(contents.data(), contents.size());
+  f.commit();
+}
+
+}  // namespace sq

@@ -1,0 +1,8 @@
+// Placeholder until this op family is implemented.
+#include "runtime/ops/op.h"
+
+namespace sq {
+
+void register_reduction_ops(OpRegistry& r) { (void)r; }
+
+}  // namespace sq

@@ -1,0 +1,82 @@
+#include "tests/test_util.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace sq::test {
+
+std::string data_dir() { return SQ_TEST_DATA_DIR; }
+std::string cli_path() { return SQ_CLI_PATH; }
+
+std::string temp_dir() {
+  static std::atomic<int> counter{0};
+  auto p = std::filesystem::temp_directory_path() /
+           ("sqtest_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p.string();
+}
+
+CliResult run_cli(const std::string& args) {
+  std::string dir = temp_dir();
+  std::string out = dir + "/stdout", err = dir + "/stderr";
+  std::string cmd = cli_path() + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  int status = std::system(cmd.c_str());
+  CliResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto slurp = [](const std::string& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  r.out = slurp(out);
+  r.err = slurp(err);
+  std::filesystem::remove_all(dir);
+  return r;
+}
+
+std::vector<Tensor> run_single_op(const std::string& op_type,
+                                  const std::vector<std::pair<std::string, Tensor>>& inputs,
+                                  const std::map<std::string, Attribute>& attrs, size_t num_outputs,
+                                  int64_t opset) {
+  auto model = std::make_shared<Model>();
+  model->opset_imports[""] = opset;
+  Node node;
+  node.name = "test_" + op_type;
+  node.op_type = op_type;
+  node.attrs = attrs;
+  TensorMap feeds;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const auto& [name, t] = inputs[i];
+    node.inputs.push_back(name);
+    if (name.empty()) continue;  // omitted optional input
+    ValueInfo vi;
+    vi.name = name;
+    vi.dtype = t.dtype();
+    vi.has_type = true;
+    model->graph.inputs.push_back(vi);
+    feeds[name] = t;
+  }
+  for (size_t o = 0; o < num_outputs; ++o) {
+    node.outputs.push_back("out" + std::to_string(o));
+    ValueInfo vi;
+    vi.name = node.outputs.back();
+    model->graph.outputs.push_back(vi);
+  }
+  model->graph.nodes.push_back(node);
+  ReferenceEngine engine(model);
+  ThreadPool pool(2);
+  TensorMap result = engine.run(feeds, pool);
+  std::vector<Tensor> outs;
+  for (size_t o = 0; o < num_outputs; ++o) outs.push_back(result.at("out" + std::to_string(o)));
+  return outs;
+}
+
+}  // namespace sq::test

@@ -1,0 +1,32 @@
+// Why this exists: small helpers shared by the test suites: paths to test data and the CLI,
+// running the CLI and capturing its output, and building single-node graphs for op tests.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runtime/engine/reference_engine.h"
+
+namespace sq::test {
+
+std::string data_dir();
+std::string cli_path();
+// A fresh empty temporary folder, unique per call.
+std::string temp_dir();
+
+struct CliResult {
+  int exit_code = 0;
+  std::string out, err;
+};
+// Runs `softquant <args>` through the shell; args are passed as written.
+CliResult run_cli(const std::string& args);
+
+// Runs a one-node model: inputs given as (name, tensor); attributes on the node.
+// Returns the node's outputs in order.
+std::vector<Tensor> run_single_op(const std::string& op_type,
+                                  const std::vector<std::pair<std::string, Tensor>>& inputs,
+                                  const std::map<std::string, Attribute>& attrs = {},
+                                  size_t num_outputs = 1, int64_t opset = 17);
+
+}  // namespace sq::test

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything SoftQuant needs on Debian 12, idempotently: one `apt-get update`,
+# then only the packages that are missing. Run as root (or with sudo available).
+set -euo pipefail
+
+BUILD_PKGS=(
+  build-essential cmake ninja-build pkg-config
+  libonnx-dev libprotobuf-dev protobuf-compiler
+  libeigen3-dev
+  libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
+  libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
+)
+# Python is only used by tools/ scripts that generate test fixtures, never by the product.
+ASSET_PKGS=(python3 python3-numpy python3-torch python3-onnx libopenblas0-pthread)
+
+want=("${BUILD_PKGS[@]}")
+if [[ "${SOFTQUANT_SKIP_PYTHON:-0}" != 1 ]]; then want+=("${ASSET_PKGS[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all Debian packages present"
+fi
