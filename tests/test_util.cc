@@ -1,12 +1,15 @@
 #include "tests/test_util.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 namespace sq::test {
@@ -14,13 +17,50 @@ namespace sq::test {
 std::string data_dir() { return SQ_TEST_DATA_DIR; }
 std::string cli_path() { return SQ_CLI_PATH; }
 
+namespace {
+// Removes every folder temp_dir() handed out when the test binary exits.
+class TempDirs {
+ public:
+  ~TempDirs() {
+    std::error_code ec;
+    for (const auto& p : dirs_) std::filesystem::remove_all(p, ec);
+  }
+  void add(const std::filesystem::path& p) {
+    std::lock_guard<std::mutex> lock(mu_);
+    dirs_.push_back(p);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::filesystem::path> dirs_;
+};
+}  // namespace
+
 std::string temp_dir() {
   static std::atomic<int> counter{0};
+  static TempDirs dirs;
   auto p = std::filesystem::temp_directory_path() /
            ("sqtest_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
+  dirs.add(p);
   return p.string();
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+int count_lines(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
 }
 
 CliResult run_cli(const std::string& args) {
@@ -30,14 +70,8 @@ CliResult run_cli(const std::string& args) {
   int status = std::system(cmd.c_str());
   CliResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto slurp = [](const std::string& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  };
-  r.out = slurp(out);
-  r.err = slurp(err);
+  r.out = read_bytes(out);
+  r.err = read_bytes(err);
   std::filesystem::remove_all(dir);
   return r;
 }

@@ -12,8 +12,14 @@ namespace sq::test {
 
 std::string data_dir();
 std::string cli_path();
-// A fresh empty temporary folder, unique per call.
+// A fresh empty temporary folder, unique per call, removed when the test binary exits.
 std::string temp_dir();
+
+// Whole-file helpers for tests that build, cut or tamper with files.
+std::string read_bytes(const std::string& path);
+void write_bytes(const std::string& path, const std::string& bytes);
+// Number of '\n'-terminated lines (a CLI error must be exactly one).
+int count_lines(const std::string& text);
 
 struct CliResult {
   int exit_code = 0;

@@ -33,3 +33,20 @@ if ((${#missing[@]})); then
 else
   echo "setup: all Debian packages present"
 fi
+
+# ONNX Runtime (npm onnxruntime-node, CPU build for linux x64/arm64) is the interop and benchmark
+# peer. --ignore-scripts: its install script would try to download a GPU build.
+if [[ "${SOFTQUANT_SKIP_ORT:-0}" != 1 ]]; then
+  if ! command -v npm >/dev/null; then
+    echo "setup: installing nodejs and npm"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+  fi
+  here="$(cd "$(dirname "$0")" && pwd)"
+  if [[ ! -d "$here/interop/node_modules/onnxruntime-node" ]]; then
+    echo "setup: installing onnxruntime-node into tools/interop"
+    (cd "$here/interop" && npm ci --ignore-scripts --no-audit --no-fund)
+  else
+    echo "setup: onnxruntime-node present"
+  fi
+fi

@@ -12,7 +12,16 @@ namespace sq {
 
 class Error : public std::runtime_error {
  public:
-  explicit Error(const std::string& message) : std::runtime_error(message) {}
+  // Line breaks (say, from a tensor name read from a file) become spaces: always one line.
+  explicit Error(const std::string& message) : std::runtime_error(one_line(message)) {}
+
+ private:
+  static std::string one_line(std::string s) {
+    for (char& c : s) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    return s;
+  }
 };
 
 // Builds a message from any streamable parts: throw make_error("node '", name, "': bad axis").

@@ -35,18 +35,22 @@ std::shared_ptr<void> allocate(size_t bytes) {
 }
 }  // namespace
 
-Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+size_t shape_nbytes(DType dtype, const Shape& shape, const std::string& what) {
   int64_t n = 1;
-  for (int64_t d : shape_) {
-    SQ_CHECK(d >= 0, "tensor shape ", shape_str(shape_), " has a negative dimension");
+  for (int64_t d : shape) {
+    SQ_CHECK(d >= 0, what, ": shape ", shape_str(shape), " has a negative dimension");
     if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) {
-      throw make_error("tensor shape ", shape_str(shape_), " overflows");
+      throw make_error(what, ": shape ", shape_str(shape), " overflows");
     }
     n *= d;
   }
-  SQ_CHECK(n <= kMaxTensorBytes / static_cast<int64_t>(dtype_size(dtype)), "tensor shape ",
-           shape_str(shape_), " of ", dtype_name(dtype), " needs more memory than allowed");
-  buffer_ = allocate(static_cast<size_t>(n) * dtype_size(dtype));
+  SQ_CHECK(n <= kMaxTensorBytes / static_cast<int64_t>(dtype_size(dtype)), what, ": shape ",
+           shape_str(shape), " of ", dtype_name(dtype), " needs more memory than allowed");
+  return static_cast<size_t>(n) * dtype_size(dtype);
+}
+
+Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+  buffer_ = allocate(shape_nbytes(dtype_, shape_));
 }
 
 Tensor Tensor::zeros(DType dtype, Shape shape) {
@@ -64,6 +68,7 @@ Tensor Tensor::reshaped(Shape new_shape) const {
 }
 
 Tensor Tensor::clone() const {
+  if (empty_handle()) return *this;
   Tensor t(dtype_, shape_);
   if (nbytes()) std::memcpy(t.raw(), raw(), nbytes());
   return t;
@@ -108,7 +113,9 @@ std::vector<int64_t> Tensor::to_int64_vector() const {
 
 std::vector<float> Tensor::to_float_vector() const {
   std::vector<float> v(static_cast<size_t>(numel()));
-  for (int64_t i = 0; i < numel(); ++i) v[static_cast<size_t>(i)] = static_cast<float>(get_as_double(i));
+  for (int64_t i = 0; i < numel(); ++i) {
+    v[static_cast<size_t>(i)] = static_cast<float>(get_as_double(i));
+  }
   return v;
 }
 

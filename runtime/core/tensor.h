@@ -17,6 +17,10 @@ using Shape = std::vector<int64_t>;
 
 int64_t shape_numel(const Shape& shape);
 std::string shape_str(const Shape& shape);
+// Bytes needed by a tensor of this dtype and shape. Throws sq::Error (prefixed with `what`) for
+// negative dimensions, overflow or sizes beyond what the runtime will allocate, so callers can
+// check a size read from a file before allocating it.
+size_t shape_nbytes(DType dtype, const Shape& shape, const std::string& what = "tensor");
 
 class Tensor {
  public:
@@ -52,7 +56,7 @@ class Tensor {
 
   // A view with a new shape over the same buffer (numel must match).
   Tensor reshaped(Shape new_shape) const;
-  // A deep copy with its own buffer.
+  // A deep copy with its own buffer (an empty handle stays an empty handle).
   Tensor clone() const;
   // Element i converted to double / int64, whatever the dtype (for shape math and tests).
   double get_as_double(int64_t i) const;

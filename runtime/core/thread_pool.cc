@@ -1,6 +1,7 @@
 #include "runtime/core/thread_pool.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace sq {
 
@@ -23,13 +24,20 @@ static void chunk_range(int64_t n, int chunks, int index, int64_t* begin, int64_
   *end = *begin + base + (index < extra ? 1 : 0);
 }
 
+void ThreadPool::record_exception() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!error_) error_ = std::current_exception();
+}
+
 void ThreadPool::parallel_for(int64_t n, int64_t grain,
                               const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
-  int chunks = static_cast<int>(std::min<int64_t>(num_threads_, (n + grain - 1) / grain));
-  if (chunks <= 1) {
-    fn(0, n);
+  // Every chunk gets at least `grain` items (so small jobs stay on the calling thread).
+  int chunks = static_cast<int>(std::min<int64_t>(num_threads_, std::max<int64_t>(1, n / grain)));
+  bool expected = false;
+  if (chunks <= 1 || !busy_.compare_exchange_strong(expected, true)) {
+    fn(0, n);  // one chunk, or a nested/concurrent call: run inline
     return;
   }
   {
@@ -38,15 +46,27 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     job_n_ = n;
     job_chunks_ = chunks;
     pending_ = chunks - 1;
+    error_ = nullptr;
     ++generation_;
   }
   work_cv_.notify_all();
   int64_t b, e;
   chunk_range(n, chunks, 0, &b, &e);
-  fn(b, e);
-  std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [this] { return pending_ == 0; });
-  job_ = nullptr;
+  try {
+    fn(b, e);
+  } catch (...) {
+    record_exception();
+  }
+  std::exception_ptr error;
+  {
+    // Workers hold a pointer to fn: wait for all of them even when our own chunk threw.
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [this] { return pending_ == 0; });
+    job_ = nullptr;
+    error = std::exchange(error_, nullptr);
+  }
+  busy_.store(false);
+  if (error) std::rethrow_exception(error);
 }
 
 void ThreadPool::worker_loop(int index) {
@@ -67,7 +87,11 @@ void ThreadPool::worker_loop(int index) {
     if (index < chunks) {
       int64_t b, e;
       chunk_range(n, chunks, index, &b, &e);
-      (*job)(b, e);
+      try {
+        (*job)(b, e);
+      } catch (...) {
+        record_exception();
+      }
       std::lock_guard<std::mutex> lock(mu_);
       if (--pending_ == 0) done_cv_.notify_one();
     }

@@ -1,10 +1,13 @@
 // Why this exists: ops split work over a fixed number of threads (2 by default, `--threads N`).
-// One pool belongs to one session: parallel_for is called by one thread at a time, and the
-// calling thread takes a share of the work itself.
+// One pool belongs to one session: the calling thread takes a share of the work itself. A call
+// made while the pool is busy (from inside fn, or from a second thread sharing the pool by
+// mistake) runs inline on its caller instead of corrupting the running job.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -20,14 +23,17 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int num_threads() const { return num_threads_; }
-  // Runs fn(begin, end) over [0, n) in contiguous chunks of at least `grain` items.
+  // Runs fn(begin, end) over [0, n) in contiguous chunks of at least `grain` items, each index
+  // exactly once. If fn throws, every chunk still finishes and the first exception is rethrown.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
   void worker_loop(int index);
+  void record_exception();
 
   int num_threads_;
   std::vector<std::thread> workers_;
+  std::atomic<bool> busy_{false};
   std::mutex mu_;
   std::condition_variable work_cv_, done_cv_;
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
@@ -36,6 +42,7 @@ class ThreadPool {
   uint64_t generation_ = 0;
   int pending_ = 0;
   bool stop_ = false;
+  std::exception_ptr error_;  // first exception thrown by a chunk of the current job
 };
 
 }  // namespace sq

@@ -18,8 +18,10 @@ void check_bindings(const Graph& graph, const TensorMap& inputs) {
   std::map<std::string, std::pair<int64_t, std::string>> symbols;  // param -> (value, who bound it)
   for (const auto& vi : graph.inputs) {
     auto it = inputs.find(vi.name);
-    SQ_CHECK(it != inputs.end(), "missing input '", vi.name, "' (expected ", describe_value(vi), ")");
+    SQ_CHECK(it != inputs.end(), "missing input '", vi.name, "' (expected ", describe_value(vi),
+             ")");
     const Tensor& t = it->second;
+    SQ_CHECK(!t.empty_handle(), "input '", vi.name, "': the tensor holds no data");
     SQ_CHECK(t.dtype() == vi.dtype, "input '", vi.name, "': got ", dtype_name(t.dtype()),
              ", expected ", describe_value(vi));
     if (!vi.has_shape) continue;
@@ -33,8 +35,9 @@ void check_bindings(const Graph& graph, const TensorMap& inputs) {
                  ", expected ", describe_value(vi));
       } else if (!d.param.empty()) {
         auto [sit, inserted] = symbols.emplace(d.param, std::make_pair(got, vi.name));
-        SQ_CHECK(inserted || sit->second.first == got, "input '", vi.name, "': dimension '", d.param,
-                 "' is ", got, " but input '", sit->second.second, "' bound it to ", sit->second.first);
+        SQ_CHECK(inserted || sit->second.first == got, "input '", vi.name, "': dimension '",
+                 d.param, "' is ", got, " but input '", sit->second.second, "' bound it to ",
+                 sit->second.first);
       }
     }
   }

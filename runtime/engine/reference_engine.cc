@@ -1,11 +1,63 @@
 #include "runtime/engine/reference_engine.h"
 
+#include <algorithm>
+#include <new>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace sq {
 
+namespace {
+
+// Bytes held by intermediates, counted once per buffer: zero-copy views (Reshape, Identity)
+// share their input's buffer, and buffers owned by the caller (graph inputs) or the model
+// (initializers) are not intermediates at all.
+class LiveBytes {
+ public:
+  void add_external(const Tensor& t) { external_.insert(t.raw()); }
+  void hold(const Tensor& t) {
+    if (external_.count(t.raw())) return;
+    auto [it, inserted] = held_.emplace(t.raw(), std::make_pair(0, t.nbytes()));
+    if (inserted) {
+      live_ += static_cast<int64_t>(t.nbytes());
+      peak_ = std::max(peak_, live_);
+    }
+    ++it->second.first;
+  }
+  void release(const Tensor& t) {
+    auto it = held_.find(t.raw());
+    if (it == held_.end()) return;
+    if (--it->second.first == 0) {
+      live_ -= static_cast<int64_t>(it->second.second);
+      held_.erase(it);
+    }
+  }
+  int64_t peak() const { return peak_; }
+
+ private:
+  std::unordered_set<const void*> external_;
+  std::unordered_map<const void*, std::pair<int, size_t>> held_;  // buffer -> (holders, bytes)
+  int64_t live_ = 0, peak_ = 0;
+};
+
+// Prefixes an error with the node unless the message already names it.
+Error node_error(const Node& n, const std::string& msg) {
+  if (msg.find(n.describe()) != std::string::npos) return Error(msg);
+  return Error(n.describe() + ": " + msg);
+}
+
+}  // namespace
+
 ReferenceEngine::ReferenceEngine(std::shared_ptr<const Model> model) : model_(std::move(model)) {
+  SQ_CHECK(model_ != nullptr, "ReferenceEngine: no model");
   const Graph& g = model_->graph;
+  // Structure first (cycles, dangling inputs, order), for graphs built in memory rather than
+  // loaded; then every node's op.
+  std::vector<size_t> order = topological_order(g);
+  for (size_t i = 0; i < order.size(); ++i) {
+    SQ_CHECK(order[i] == i, "graph nodes are not in topological order (",
+             g.nodes[order[i]].describe(), " must run earlier)");
+  }
   const OpRegistry& registry = OpRegistry::builtin();
   std::unordered_map<std::string, int> slot_of;
   auto slot = [&](const std::string& name) {
@@ -14,7 +66,10 @@ ReferenceEngine::ReferenceEngine(std::shared_ptr<const Model> model) : model_(st
     return it->second;
   };
   for (const auto& vi : g.inputs) input_slots_.push_back(slot(vi.name));
-  for (const auto& [name, t] : g.initializers) initializer_slots_.emplace_back(slot(name), &t);
+  for (const auto& [name, t] : g.initializers) {
+    SQ_CHECK(!t.empty_handle(), "initializer '", name, "' holds no data");
+    initializer_slots_.emplace_back(slot(name), &t);
+  }
 
   std::string unsupported;
   int64_t opset = model_->opset();
@@ -24,7 +79,12 @@ ReferenceEngine::ReferenceEngine(std::shared_ptr<const Model> model) : model_(st
       unsupported += (unsupported.empty() ? "" : ", ") + n.describe();
       kernels_.push_back(nullptr);
     } else {
-      kernels_.push_back((*f)(n, opset));
+      try {
+        kernels_.push_back((*f)(n, opset));
+      } catch (const Error& e) {
+        throw node_error(n, e.what());
+      }
+      SQ_CHECK(kernels_.back() != nullptr, n.describe(), ": op factory returned no kernel");
     }
     std::vector<int> ins, outs;
     for (const auto& in : n.inputs) ins.push_back(in.empty() ? -1 : slot(in));
@@ -33,22 +93,21 @@ ReferenceEngine::ReferenceEngine(std::shared_ptr<const Model> model) : model_(st
     node_outputs_.push_back(std::move(outs));
   }
   if (!unsupported.empty()) {
-    throw make_error("unsupported op(s): ", unsupported);
-  }
-  // Order is validated here too, for graphs built in memory rather than loaded.
-  std::vector<size_t> order = topological_order(g);
-  for (size_t i = 0; i < order.size(); ++i) {
-    SQ_CHECK(order[i] == i, "graph nodes are not in topological order (", g.nodes[order[i]].describe(), ")");
+    throw make_error("unsupported op(s): ", unsupported, " (opset ", opset, ")");
   }
   for (const auto& vi : g.outputs) output_slots_.push_back(slot(vi.name));
-  is_graph_input_.assign(slot_names_.size(), false);
-  for (int s : input_slots_) is_graph_input_[s] = true;
 
-  // Liveness: each intermediate is released after the last node that reads it.
+  // Liveness: each intermediate is released after the last node that reads it (or, if nothing
+  // reads it, right after the node that produced it).
   std::vector<int> last_use(slot_names_.size(), -1);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
-    for (int s : node_inputs_[i]) if (s >= 0) last_use[s] = static_cast<int>(i);
-    for (int s : node_outputs_[i]) if (s >= 0 && last_use[s] < static_cast<int>(i)) last_use[s] = static_cast<int>(i);
+    const int step = static_cast<int>(i);
+    for (int s : node_inputs_[i]) {
+      if (s >= 0) last_use[s] = step;
+    }
+    for (int s : node_outputs_[i]) {
+      if (s >= 0 && last_use[s] < step) last_use[s] = step;
+    }
   }
   std::vector<bool> keep(slot_names_.size(), false);
   for (int s : output_slots_) keep[s] = true;
@@ -64,10 +123,16 @@ TensorMap ReferenceEngine::run(const TensorMap& inputs, ThreadPool& pool,
   const Graph& g = model_->graph;
   check_bindings(g, inputs);
   std::vector<Tensor> slots(slot_names_.size());
-  for (size_t i = 0; i < g.inputs.size(); ++i) slots[input_slots_[i]] = inputs.at(g.inputs[i].name);
-  for (const auto& [s, t] : initializer_slots_) slots[s] = *t;
+  LiveBytes live;
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    slots[input_slots_[i]] = inputs.at(g.inputs[i].name);
+    live.add_external(slots[input_slots_[i]]);
+  }
+  for (const auto& [s, t] : initializer_slots_) {
+    slots[s] = *t;
+    live.add_external(*t);
+  }
 
-  int64_t live_bytes = 0, peak = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     std::vector<const Tensor*> ins;
@@ -77,7 +142,8 @@ TensorMap ReferenceEngine::run(const TensorMap& inputs, ThreadPool& pool,
         ins.push_back(nullptr);
         continue;
       }
-      SQ_CHECK(!slots[s].empty_handle(), n.describe(), ": input '", slot_names_[s], "' has no value");
+      SQ_CHECK(!slots[s].empty_handle(), n.describe(), ": input '", slot_names_[s],
+               "' has no value");
       ins.push_back(&slots[s]);
     }
     std::vector<Tensor> outs(node_outputs_[i].size());
@@ -85,27 +151,29 @@ TensorMap ReferenceEngine::run(const TensorMap& inputs, ThreadPool& pool,
     try {
       kernels_[i]->run(ctx);
     } catch (const Error& e) {
-      std::string msg = e.what();
-      if (msg.find(n.describe()) == std::string::npos) msg = n.describe() + ": " + msg;
-      throw Error(msg);
+      throw node_error(n, e.what());
+    } catch (const std::bad_alloc&) {
+      throw node_error(n, "out of memory");
     }
     for (size_t o = 0; o < outs.size(); ++o) {
       int s = node_outputs_[i][o];
       if (s < 0) continue;
-      SQ_CHECK(!outs[o].empty_handle(), n.describe(), ": produced no value for output '", n.outputs[o], "'");
+      SQ_CHECK(!outs[o].empty_handle(), n.describe(), ": produced no value for output '",
+               n.outputs[o], "'");
       if (observer) (*observer)(n, o, outs[o]);
-      live_bytes += static_cast<int64_t>(outs[o].nbytes());
       slots[s] = std::move(outs[o]);
+      live.hold(slots[s]);
     }
-    peak = std::max(peak, live_bytes);
     for (int s : release_after_[i]) {
-      if (!is_graph_input_[s]) live_bytes -= static_cast<int64_t>(slots[s].nbytes());
+      live.release(slots[s]);
       slots[s] = Tensor();
     }
   }
-  last_peak_bytes_ = peak;
+  last_peak_bytes_ = live.peak();
   TensorMap result;
-  for (size_t i = 0; i < g.outputs.size(); ++i) result[g.outputs[i].name] = slots[output_slots_[i]];
+  for (size_t i = 0; i < g.outputs.size(); ++i) {
+    result[g.outputs[i].name] = slots[output_slots_[i]];
+  }
   return result;
 }
 

@@ -25,10 +25,14 @@ class ReferenceEngine {
   // Called after each node with every output it produced (for calibration observers).
   using Observer = std::function<void(const Node& node, size_t output_index, const Tensor& value)>;
 
-  TensorMap run(const TensorMap& inputs, ThreadPool& pool, const Observer* observer = nullptr) const;
+  TensorMap run(const TensorMap& inputs, ThreadPool& pool,
+                const Observer* observer = nullptr) const;
 
   const Model& model() const { return *model_; }
-  // Largest number of bytes held by intermediates at once in the last run() (for memory tests).
+  // Largest number of bytes held by intermediates at once in the last run() to finish (for memory
+  // tests). Each buffer counts once (views share their input's), graph inputs and initializers
+  // not at all, kernel scratch memory is not seen. With concurrent run() calls it is the value of
+  // whichever finished last.
   int64_t last_peak_intermediate_bytes() const { return last_peak_bytes_; }
 
  private:
@@ -40,7 +44,6 @@ class ReferenceEngine {
   std::vector<int> input_slots_, output_slots_;
   std::vector<std::string> slot_names_;
   std::vector<std::pair<int, const Tensor*>> initializer_slots_;
-  std::vector<bool> is_graph_input_;
   mutable std::atomic<int64_t> last_peak_bytes_{0};
 };
 

@@ -109,13 +109,18 @@ int64_t Model::opset() const {
 std::vector<size_t> topological_order(const Graph& graph) {
   std::unordered_map<std::string, size_t> producer;
   std::set<std::string> available;
-  for (const auto& in : graph.inputs) available.insert(in.name);
+  for (const auto& in : graph.inputs) {
+    SQ_CHECK(available.insert(in.name).second, "graph input '", in.name,
+             "' is declared more than once");
+  }
   for (const auto& [name, t] : graph.initializers) available.insert(name);
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     for (const auto& out : graph.nodes[i].outputs) {
       if (out.empty()) continue;
-      SQ_CHECK(!producer.count(out) && !graph.is_initializer(out), graph.nodes[i].describe(),
-               ": output '", out, "' is produced more than once");
+      SQ_CHECK(!available.count(out), graph.nodes[i].describe(), ": output '", out,
+               "' has the name of a graph input or initializer");
+      SQ_CHECK(!producer.count(out), graph.nodes[i].describe(), ": output '", out,
+               "' is produced more than once");
       producer[out] = i;
     }
   }

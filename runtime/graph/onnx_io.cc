@@ -5,63 +5,63 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <type_traits>
 
 #include "runtime/io/atomic_file.h"
+#include "runtime/io/read_file.h"
 
 namespace sq {
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::error_code ec;
-  SQ_CHECK(fs::exists(path, ec), path, ": no such file");
-  SQ_CHECK(!fs::is_directory(path, ec), path, ": is a directory, expected an ONNX file");
-  std::ifstream in(path, std::ios::binary);
-  SQ_CHECK(in.good(), path, ": cannot open for reading");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  SQ_CHECK(!in.bad(), path, ": read error");
-  return ss.str();
+// Parses a decimal int64 from an external-data key (offset, length).
+int64_t parse_int64(const std::string& text, const std::string& what) {
+  SQ_CHECK(!text.empty() && text.size() <= 18 &&
+               text.find_first_not_of("0123456789") == std::string::npos,
+           what, ": '", text, "' is not a non-negative integer");
+  return std::stoll(text);
 }
 
 // Reads [offset, offset+length) of an external-data file, refusing paths that leave base_dir.
-std::string read_external(const std::string& base_dir, const std::string& location, int64_t offset,
-                          int64_t length, const std::string& tensor) {
+std::string read_external(const std::string& base_dir, const std::string& location,
+                          int64_t offset, int64_t length, const std::string& what) {
   fs::path rel(location);
-  SQ_CHECK(!rel.is_absolute() && location.find("..") == std::string::npos, "initializer '",
-           tensor, "': external data location '", location, "' must be a relative path inside the model's folder");
+  bool inside = !rel.empty() && !rel.is_absolute() && !rel.has_root_name();
+  for (const auto& part : rel) inside = inside && part != "..";
+  SQ_CHECK(inside, what, ": external data location '", location,
+           "' must be a relative path inside the model's folder");
   fs::path p = fs::path(base_dir) / rel;
   std::error_code ec;
-  SQ_CHECK(fs::is_regular_file(p, ec), "initializer '", tensor, "': external data file ",
-           p.string(), " not found");
-  int64_t size = static_cast<int64_t>(fs::file_size(p, ec));
-  if (length < 0) length = size - offset;
-  SQ_CHECK(offset >= 0 && length >= 0 && offset + length <= size, "initializer '", tensor,
-           "': external data range [", offset, ", ", offset + length, ") is outside ", p.string(),
-           " (", size, " bytes)");
+  SQ_CHECK(fs::is_regular_file(p, ec), what, ": external data file ", p.string(), " not found");
+  const int64_t size = static_cast<int64_t>(fs::file_size(p, ec));
+  SQ_CHECK(!ec, what, ": cannot read the size of ", p.string());
+  if (length < 0 && offset <= size) length = size - offset;
+  SQ_CHECK(offset <= size && length <= size - offset, what, ": external data range [", offset,
+           ", +", length, ") is outside ", p.string(), " (", size, " bytes)");
   std::ifstream in(p, std::ios::binary);
   std::string buf(static_cast<size_t>(length), '\0');
   in.seekg(offset);
   in.read(buf.data(), length);
-  SQ_CHECK(in.good() || length == 0, "initializer '", tensor, "': cannot read ", p.string());
+  SQ_CHECK(in.good() || length == 0, what, ": cannot read ", p.string());
   return buf;
 }
 
-Tensor tensor_from_proto(const onnx::TensorProto& tp, const std::string& base_dir) {
-  const std::string what = "initializer '" + tp.name() + "'";
+// `what` names the tensor in errors: "initializer 'w'" or "node 'n' (Constant): attribute 'value'".
+Tensor tensor_from_proto(const onnx::TensorProto& tp, const std::string& base_dir,
+                         const std::string& what) {
   DType dtype = dtype_from_onnx(tp.data_type(), what);
   Shape shape(tp.dims().begin(), tp.dims().end());
-  for (int64_t d : shape) SQ_CHECK(d >= 0, what, ": negative dimension in ", shape_str(shape));
-  Tensor t(dtype, shape);
-  const size_t nbytes = t.nbytes();
-  const int64_t n = t.numel();
+  // Sizes come from the file: check them before allocating anything.
+  const size_t nbytes = shape_nbytes(dtype, shape, what);
+  const int64_t n = static_cast<int64_t>(nbytes / dtype_size(dtype));
 
   std::string external;
   const std::string* raw = nullptr;
@@ -70,11 +70,13 @@ Tensor tensor_from_proto(const onnx::TensorProto& tp, const std::string& base_di
     int64_t offset = 0, length = -1;
     for (const auto& kv : tp.external_data()) {
       if (kv.key() == "location") location = kv.value();
-      else if (kv.key() == "offset") offset = std::stoll(kv.value());
-      else if (kv.key() == "length") length = std::stoll(kv.value());
+      else if (kv.key() == "offset") offset = parse_int64(kv.value(), what + ": external offset");
+      else if (kv.key() == "length") length = parse_int64(kv.value(), what + ": external length");
     }
     SQ_CHECK(!location.empty(), what, ": external data without a location");
-    external = read_external(base_dir, location, offset, length, tp.name());
+    SQ_CHECK(length < 0 || static_cast<uint64_t>(length) == nbytes, what, ": external length ",
+             length, ", shape ", shape_str(shape), " of ", dtype_name(dtype), " needs ", nbytes);
+    external = read_external(base_dir, location, offset, length, what);
     raw = &external;
   } else if (tp.has_raw_data()) {
     raw = &tp.raw_data();
@@ -82,50 +84,52 @@ Tensor tensor_from_proto(const onnx::TensorProto& tp, const std::string& base_di
   if (raw) {
     SQ_CHECK(raw->size() == nbytes, what, ": holds ", raw->size(), " bytes, shape ",
              shape_str(shape), " of ", dtype_name(dtype), " needs ", nbytes);
+    Tensor t(dtype, shape);
     if (nbytes) std::memcpy(t.raw(), raw->data(), nbytes);
     return t;
   }
   auto expect = [&](int64_t have) {
     SQ_CHECK(have == n, what, ": holds ", have, " values, shape ", shape_str(shape), " needs ", n);
   };
+  auto from_int32_data = [&](auto* out) {
+    expect(tp.int32_data_size());
+    using T = std::remove_pointer_t<decltype(out)>;
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(tp.int32_data(static_cast<int>(i)));
+  };
+  switch (dtype) {
+    case DType::kFloat32: expect(tp.float_data_size()); break;
+    case DType::kFloat64: expect(tp.double_data_size()); break;
+    case DType::kInt64: expect(tp.int64_data_size()); break;
+    default: expect(tp.int32_data_size()); break;
+  }
+  Tensor t(dtype, shape);
   switch (dtype) {
     case DType::kFloat32:
-      expect(tp.float_data_size());
       std::copy(tp.float_data().begin(), tp.float_data().end(), t.data<float>());
       break;
     case DType::kFloat64:
-      expect(tp.double_data_size());
       std::copy(tp.double_data().begin(), tp.double_data().end(), t.data<double>());
       break;
     case DType::kInt64:
-      expect(tp.int64_data_size());
       std::copy(tp.int64_data().begin(), tp.int64_data().end(), t.data<int64_t>());
       break;
-    case DType::kInt32:
+    case DType::kInt32: from_int32_data(t.data<int32_t>()); break;
+    case DType::kInt8: from_int32_data(t.data<int8_t>()); break;
+    case DType::kUInt8: from_int32_data(t.data<uint8_t>()); break;
+    case DType::kFloat16: from_int32_data(t.data<uint16_t>()); break;  // ONNX stores the bits
+    case DType::kBool: {
       expect(tp.int32_data_size());
-      std::copy(tp.int32_data().begin(), tp.int32_data().end(), t.data<int32_t>());
+      bool* out = t.data<bool>();
+      for (int64_t i = 0; i < n; ++i) out[i] = tp.int32_data(static_cast<int>(i)) != 0;
       break;
-    case DType::kInt8:
-      expect(tp.int32_data_size());
-      for (int64_t i = 0; i < n; ++i) t.data<int8_t>()[i] = static_cast<int8_t>(tp.int32_data(i));
-      break;
-    case DType::kUInt8:
-      expect(tp.int32_data_size());
-      for (int64_t i = 0; i < n; ++i) t.data<uint8_t>()[i] = static_cast<uint8_t>(tp.int32_data(i));
-      break;
-    case DType::kBool:
-      expect(tp.int32_data_size());
-      for (int64_t i = 0; i < n; ++i) t.data<bool>()[i] = tp.int32_data(i) != 0;
-      break;
-    case DType::kFloat16:
-      expect(tp.int32_data_size());
-      for (int64_t i = 0; i < n; ++i) t.data<uint16_t>()[i] = static_cast<uint16_t>(tp.int32_data(i));
-      break;
+    }
   }
   return t;
 }
 
-void tensor_to_proto(const std::string& name, const Tensor& t, onnx::TensorProto* tp) {
+void tensor_to_proto(const std::string& name, const Tensor& t, onnx::TensorProto* tp,
+                     const std::string& what) {
+  SQ_CHECK(!t.empty_handle(), what, ": tensor holds no data");
   tp->set_name(name);
   tp->set_data_type(dtype_to_onnx(t.dtype()));
   for (int64_t d : t.shape()) tp->add_dims(d);
@@ -178,7 +182,8 @@ Attribute attribute_from_proto(const onnx::AttributeProto& ap, const Node& node,
     case AP::STRING: a.kind = Attribute::Kind::kString; a.s = ap.s(); break;
     case AP::TENSOR:
       a.kind = Attribute::Kind::kTensor;
-      a.t = tensor_from_proto(ap.t(), base_dir);
+      a.t = tensor_from_proto(ap.t(), base_dir,
+                              node.describe() + ": attribute '" + ap.name() + "'");
       break;
     case AP::FLOATS:
       a.kind = Attribute::Kind::kFloats;
@@ -194,12 +199,14 @@ Attribute attribute_from_proto(const onnx::AttributeProto& ap, const Node& node,
       break;
     default:
       throw make_error(node.describe(), ": attribute '", ap.name(),
-                       "' has an unsupported type (subgraphs and sparse tensors are not supported)");
+                       "' has an unsupported type (subgraphs and sparse tensors are not "
+                       "supported)");
   }
   return a;
 }
 
-void attribute_to_proto(const std::string& key, const Attribute& a, onnx::AttributeProto* ap) {
+void attribute_to_proto(const Node& node, const std::string& key, const Attribute& a,
+                        onnx::AttributeProto* ap) {
   using AP = onnx::AttributeProto;
   ap->set_name(key);
   switch (a.kind) {
@@ -208,7 +215,7 @@ void attribute_to_proto(const std::string& key, const Attribute& a, onnx::Attrib
     case Attribute::Kind::kString: ap->set_type(AP::STRING); ap->set_s(a.s); break;
     case Attribute::Kind::kTensor:
       ap->set_type(AP::TENSOR);
-      tensor_to_proto("", a.t, ap->mutable_t());
+      tensor_to_proto("", a.t, ap->mutable_t(), node.describe() + ": attribute '" + key + "'");
       break;
     case Attribute::Kind::kFloats:
       ap->set_type(AP::FLOATS);
@@ -225,10 +232,60 @@ void attribute_to_proto(const std::string& key, const Attribute& a, onnx::Attrib
   }
 }
 
+// Graph outputs and intermediate value_info; re-read after shape inference has refined them.
+void read_value_infos(const onnx::GraphProto& gp, Graph* g) {
+  g->outputs.clear();
+  for (const auto& vp : gp.output()) g->outputs.push_back(value_info_from_proto(vp));
+  g->value_info.clear();
+  for (const auto& vp : gp.value_info()) {
+    if (!vp.type().has_tensor_type()) continue;
+    try {
+      g->value_info.push_back(value_info_from_proto(vp));
+    } catch (const Error&) {
+      // An intermediate of a type we don't store is only a problem if an op produces it.
+    }
+  }
+}
+
+void convert_graph(const onnx::GraphProto& gp, const std::string& base_dir, Graph* g) {
+  g->name = gp.name();
+  for (const auto& tp : gp.initializer()) {
+    SQ_CHECK(!tp.name().empty(), "an initializer has no name");
+    SQ_CHECK(!g->initializers.count(tp.name()), "initializer '", tp.name(),
+             "' is defined more than once");
+    g->initializers[tp.name()] = tensor_from_proto(tp, base_dir, "initializer '" + tp.name() + "'");
+  }
+  for (const auto& vp : gp.input()) {
+    if (g->initializers.count(vp.name())) continue;  // old-style: initializers listed as inputs
+    SQ_CHECK(!vp.name().empty(), "a graph input has no name");
+    g->inputs.push_back(value_info_from_proto(vp));
+    SQ_CHECK(g->inputs.back().has_type, "graph input '", vp.name(), "' has no tensor type");
+  }
+  read_value_infos(gp, g);
+  int unnamed = 0;
+  for (const auto& np : gp.node()) {
+    Node n;
+    n.name = np.name().empty() ? np.op_type() + "_" + std::to_string(unnamed++) : np.name();
+    n.op_type = np.op_type();
+    n.domain = np.domain() == "ai.onnx" ? "" : np.domain();
+    SQ_CHECK(!n.op_type.empty(), n.describe(), ": node has no op_type");
+    n.inputs.assign(np.input().begin(), np.input().end());
+    n.outputs.assign(np.output().begin(), np.output().end());
+    for (const auto& ap : np.attribute()) {
+      SQ_CHECK(ap.ref_attr_name().empty(), n.describe(),
+               ": attribute references (functions) are not supported");
+      SQ_CHECK(!n.attrs.count(ap.name()), n.describe(), ": attribute '", ap.name(),
+               "' is given more than once");
+      n.attrs[ap.name()] = attribute_from_proto(ap, n, base_dir);
+    }
+    g->nodes.push_back(std::move(n));
+  }
+}
+
 }  // namespace
 
 Model load_onnx(const std::string& path, const LoadOptions& options) {
-  std::string bytes = read_file(path);
+  std::string bytes = read_file_bytes(path, "an ONNX file");
   std::string dir = fs::path(path).parent_path().string();
   return load_onnx_from_bytes(bytes, dir.empty() ? "." : dir, path, options);
 }
@@ -236,6 +293,8 @@ Model load_onnx(const std::string& path, const LoadOptions& options) {
 Model load_onnx_from_bytes(const std::string& bytes, const std::string& base_dir,
                            const std::string& what, const LoadOptions& options) {
   SQ_CHECK(!bytes.empty(), what, ": file is empty, expected an ONNX model");
+  SQ_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX), what,
+           ": file is larger than 2 GB (large weights must use ONNX external data)");
   onnx::ModelProto mp;
   {
     google::protobuf::io::ArrayInputStream raw(bytes.data(), static_cast<int>(bytes.size()));
@@ -259,61 +318,38 @@ Model load_onnx_from_bytes(const std::string& bytes, const std::string& base_dir
   SQ_CHECK(opset >= kMinOpset && opset <= kMaxOpset, what, ": unsupported opset ", opset,
            " (supported: ", kMinOpset, " to ", kMaxOpset, ")");
 
+  try {
+    convert_graph(mp.graph(), base_dir, &model.graph);
+    // Validate structure now (cycles, dangling inputs), and keep the graph in execution order.
+    std::vector<size_t> order = topological_order(model.graph);
+    std::vector<Node> sorted;
+    sorted.reserve(order.size());
+    for (size_t i : order) sorted.push_back(std::move(model.graph.nodes[i]));
+    model.graph.nodes = std::move(sorted);
+  } catch (const Error& e) {
+    throw make_error(what, ": ", e.what());
+  }
+
+  // Shape inference only runs on a structurally valid graph; it refines outputs and value_info.
   if (options.infer_shapes) {
+    bool inferred = true;
     try {
       onnx::shape_inference::InferShapes(mp);
     } catch (const std::exception& e) {
+      inferred = false;
       std::string msg = e.what();
       std::replace(msg.begin(), msg.end(), '\n', ' ');
       std::cerr << "softquant: warning: " << what << ": ONNX shape inference failed (" << msg
                 << "); continuing without inferred shapes\n";
     }
-  }
-
-  const auto& gp = mp.graph();
-  Graph& g = model.graph;
-  g.name = gp.name();
-  for (const auto& tp : gp.initializer()) {
-    SQ_CHECK(!tp.name().empty(), what, ": an initializer has no name");
-    g.initializers[tp.name()] = tensor_from_proto(tp, base_dir);
-  }
-  for (const auto& vp : gp.input()) {
-    if (g.initializers.count(vp.name())) continue;  // old-style: initializers listed as inputs
-    g.inputs.push_back(value_info_from_proto(vp));
-    SQ_CHECK(g.inputs.back().has_type, what, ": graph input '", vp.name(), "' has no tensor type");
-  }
-  for (const auto& vp : gp.output()) g.outputs.push_back(value_info_from_proto(vp));
-  for (const auto& vp : gp.value_info()) {
-    if (vp.type().has_tensor_type()) {
+    if (inferred) {
       try {
-        g.value_info.push_back(value_info_from_proto(vp));
-      } catch (const Error&) {
-        // An intermediate of a type we don't store is only a problem if an op produces it.
+        read_value_infos(mp.graph(), &model.graph);
+      } catch (const Error& e) {
+        throw make_error(what, ": ", e.what());
       }
     }
   }
-  int unnamed = 0;
-  for (const auto& np : gp.node()) {
-    Node n;
-    n.name = np.name().empty() ? np.op_type() + "_" + std::to_string(unnamed++) : np.name();
-    n.op_type = np.op_type();
-    n.domain = np.domain() == "ai.onnx" ? "" : np.domain();
-    n.inputs.assign(np.input().begin(), np.input().end());
-    n.outputs.assign(np.output().begin(), np.output().end());
-    for (const auto& ap : np.attribute()) {
-      if (!ap.ref_attr_name().empty()) {
-        throw make_error(n.describe(), ": attribute references (functions) are not supported");
-      }
-      n.attrs[ap.name()] = attribute_from_proto(ap, n, base_dir);
-    }
-    g.nodes.push_back(std::move(n));
-  }
-  // Validate structure now (cycles, dangling inputs), and keep the graph in execution order.
-  std::vector<size_t> order = topological_order(g);
-  std::vector<Node> sorted;
-  sorted.reserve(order.size());
-  for (size_t i : order) sorted.push_back(std::move(g.nodes[i]));
-  g.nodes = std::move(sorted);
   return model;
 }
 
@@ -345,47 +381,52 @@ void save_onnx(const Model& model, const std::string& path, const SaveOptions& o
     if (!n.domain.empty()) np->set_domain(n.domain);
     for (const auto& in : n.inputs) np->add_input(in);
     for (const auto& out : n.outputs) np->add_output(out);
-    for (const auto& [key, a] : n.attrs) attribute_to_proto(key, a, np->add_attribute());
+    for (const auto& [key, a] : n.attrs) attribute_to_proto(n, key, a, np->add_attribute());
   }
 
+  constexpr size_t kMinExternalBytes = 1024;  // smaller initializers always stay inline
   int64_t total = 0;
-  for (const auto& [name, t] : g.initializers) total += static_cast<int64_t>(t.nbytes());
-  const bool external = total > options.external_data_threshold_bytes;
+  bool any_large = false;
+  for (const auto& [name, t] : g.initializers) {
+    SQ_CHECK(!t.empty_handle(), path, ": initializer '", name, "' holds no data");
+    total += static_cast<int64_t>(t.nbytes());
+    any_large = any_large || t.nbytes() > kMinExternalBytes;
+  }
+  const bool external = any_large && total > options.external_data_threshold_bytes;
   const std::string data_name = fs::path(path).filename().string() + ".data";
-  const std::string data_path = path + ".data";
-  AtomicFile data_file;
+  // Open the model first: an unwritable destination fails before any data is written.
+  AtomicFile out, data_file;
+  out.open(path);
+  if (external) data_file.open(path + ".data");
   int64_t offset = 0;
-  if (external) data_file.open(data_path);
   for (const auto& [name, t] : g.initializers) {
     auto* tp = gp->add_initializer();
-    if (external && t.nbytes() > 1024) {
-      tp->set_name(name);
-      tp->set_data_type(dtype_to_onnx(t.dtype()));
-      for (int64_t d : t.shape()) tp->add_dims(d);
-      tp->set_data_location(onnx::TensorProto::EXTERNAL);
-      auto add_kv = [&](const char* k, const std::string& v) {
-        auto* kv = tp->add_external_data();
-        kv->set_key(k);
-        kv->set_value(v);
-      };
-      add_kv("location", data_name);
-      add_kv("offset", std::to_string(offset));
-      add_kv("length", std::to_string(t.nbytes()));
-      data_file.write(t.raw(), t.nbytes());
-      offset += static_cast<int64_t>(t.nbytes());
-      // Keep offsets 64-byte aligned so the data file can be mmapped.
-      static const char kPad[64] = {};
-      size_t pad = static_cast<size_t>((64 - offset % 64) % 64);
-      data_file.write(kPad, pad);
-      offset += static_cast<int64_t>(pad);
-    } else {
-      tensor_to_proto(name, t, tp);
+    if (!external || t.nbytes() <= kMinExternalBytes) {
+      tensor_to_proto(name, t, tp, "initializer '" + name + "'");
+      continue;
     }
+    tp->set_name(name);
+    tp->set_data_type(dtype_to_onnx(t.dtype()));
+    for (int64_t d : t.shape()) tp->add_dims(d);
+    tp->set_data_location(onnx::TensorProto::EXTERNAL);
+    auto add_kv = [&](const char* k, const std::string& v) {
+      auto* kv = tp->add_external_data();
+      kv->set_key(k);
+      kv->set_value(v);
+    };
+    add_kv("location", data_name);
+    add_kv("offset", std::to_string(offset));
+    add_kv("length", std::to_string(t.nbytes()));
+    data_file.write(t.raw(), t.nbytes());
+    offset += static_cast<int64_t>(t.nbytes());
+    // Keep offsets 64-byte aligned so the data file can be mmapped.
+    static const char kPad[64] = {};
+    size_t pad = static_cast<size_t>((64 - offset % 64) % 64);
+    data_file.write(kPad, pad);
+    offset += static_cast<int64_t>(pad);
   }
   std::string bytes;
   SQ_CHECK(mp.SerializeToString(&bytes), path, ": model too large to serialize (over 2 GB)");
-  AtomicFile out;
-  out.open(path);
   out.write(bytes.data(), bytes.size());
   if (external) data_file.commit();
   out.commit();

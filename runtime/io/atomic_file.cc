@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +19,7 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::open(const std::string& path) {
+  SQ_CHECK(!file_ && !committed_, path, ": AtomicFile opened twice");
   path_ = path;
   std::error_code ec;
   SQ_CHECK(!path.empty(), "output path is empty");
@@ -25,7 +28,9 @@ void AtomicFile::open(const std::string& path) {
   if (!parent.empty()) {
     SQ_CHECK(fs::is_directory(parent, ec), path, ": folder ", parent.string(), " does not exist");
   }
-  tmp_path_ = path + ".tmp." + std::to_string(::getpid());
+  // Unique per process and per call, so two threads saving the same path never share a temp.
+  static std::atomic<uint64_t> counter{0};
+  tmp_path_ = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
   file_ = std::fopen(tmp_path_.c_str(), "wb");
   if (!file_) {
     std::string why = std::strerror(errno);
@@ -35,6 +40,7 @@ void AtomicFile::open(const std::string& path) {
 }
 
 void AtomicFile::write(const void* data, size_t n) {
+  SQ_CHECK(file_, path_, ": write to a file that is not open");
   if (n == 0) return;
   if (std::fwrite(data, 1, n, file_) != n) {
     throw make_error(path_, ": write failed (", std::strerror(errno), ")");
@@ -42,6 +48,8 @@ void AtomicFile::write(const void* data, size_t n) {
 }
 
 void AtomicFile::commit() {
+  SQ_CHECK(file_, path_, ": commit of a file that is not open");
+  errno = 0;
   int rc = std::fflush(file_);
   int err = errno;
   int rc2 = std::fclose(file_);
@@ -50,7 +58,8 @@ void AtomicFile::commit() {
     throw make_error(path_, ": write failed (", std::strerror(rc != 0 ? err : errno), ")");
   }
   if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
-    throw make_error(path_, ": cannot rename temporary file into place (", std::strerror(errno), ")");
+    throw make_error(path_, ": cannot rename temporary file into place (", std::strerror(errno),
+                     ")");
   }
   committed_ = true;
 }

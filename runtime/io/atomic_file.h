@@ -18,7 +18,7 @@ class AtomicFile {
 
   void open(const std::string& path);
   void write(const void* data, size_t n);
-  void commit();  // flush, fsync-free close, rename over the destination
+  void commit();  // flush, close (no fsync), rename over the destination; once only
 
  private:
   std::string path_, tmp_path_;

@@ -1,18 +1,18 @@
 #include "runtime/io/npy.h"
 
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "runtime/io/atomic_file.h"
+#include "runtime/io/read_file.h"
 
 namespace sq {
 
 namespace {
 
 // Finds `'key': value` in the header dict and returns the raw value text.
-std::string header_value(const std::string& header, const std::string& key, const std::string& what) {
+std::string header_value(const std::string& header, const std::string& key,
+                         const std::string& what) {
   size_t k = header.find("'" + key + "'");
   SQ_CHECK(k != std::string::npos, what, ": .npy header has no '", key, "'");
   size_t colon = header.find(':', k);
@@ -36,12 +36,14 @@ std::string header_value(const std::string& header, const std::string& key, cons
 }
 
 DType parse_descr(const std::string& quoted, const std::string& what) {
-  std::string d = quoted.size() >= 2 ? quoted.substr(1, quoted.size() - 2) : quoted;
-  SQ_CHECK(d.size() >= 2, what, ": unsupported .npy dtype ", quoted);
+  SQ_CHECK(quoted.size() >= 4 && quoted.front() == '\'' && quoted.back() == '\'', what,
+           ": unsupported .npy dtype ", quoted,
+           " (structured and sub-array dtypes are not supported)");
+  std::string d = quoted.substr(1, quoted.size() - 2);
   char order = d[0];
   std::string code = d.substr(1);
   SQ_CHECK(order != '>', what, ": big-endian .npy data is not supported (dtype ", d, ")");
-  SQ_CHECK(code != "O", what, ": object arrays are not supported");
+  SQ_CHECK(code != "O", what, ": object arrays (dtype ", d, ") are not supported");
   if (code == "f4") return DType::kFloat32;
   if (code == "f2") return DType::kFloat16;
   if (code == "f8") return DType::kFloat64;
@@ -77,12 +79,15 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
   int major = static_cast<unsigned char>(bytes[6]);
   size_t header_len, header_start;
   if (major == 1) {
-    header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+    header_len = static_cast<unsigned char>(bytes[8]) |
+                 (static_cast<unsigned char>(bytes[9]) << 8);
     header_start = 10;
   } else if (major == 2 || major == 3) {
     SQ_CHECK(bytes.size() >= 12, what, ": truncated .npy header");
     header_len = 0;
-    for (int i = 0; i < 4; ++i) header_len |= size_t{static_cast<unsigned char>(bytes[8 + i])} << (8 * i);
+    for (int i = 0; i < 4; ++i) {
+      header_len |= size_t{static_cast<unsigned char>(bytes[8 + i])} << (8 * i);
+    }
     header_start = 12;
   } else {
     throw make_error(what, ": unsupported .npy version ", major);
@@ -91,51 +96,53 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
   std::string header = bytes.substr(header_start, header_len);
   DType dtype = parse_descr(header_value(header, "descr", what), what);
   std::string fortran = header_value(header, "fortran_order", what);
-  SQ_CHECK(fortran.rfind("False", 0) == 0, what, ": Fortran-order .npy arrays are not supported");
+  SQ_CHECK(fortran != "True", what, ": Fortran-order .npy arrays are not supported");
+  SQ_CHECK(fortran == "False", what, ": malformed .npy header (fortran_order: ", fortran, ")");
   std::string shape_txt = header_value(header, "shape", what);
+  SQ_CHECK(shape_txt.size() >= 2 && shape_txt.front() == '(' && shape_txt.back() == ')', what,
+           ": malformed .npy shape ", shape_txt);
   Shape shape;
   {
     std::string inner = shape_txt.substr(1, shape_txt.size() - 2);
     std::stringstream ss(inner);
     std::string item;
     while (std::getline(ss, item, ',')) {
-      size_t a = item.find_first_not_of(" L");
+      size_t a = item.find_first_not_of(' ');
       if (a == std::string::npos) continue;
+      size_t b = item.find_last_not_of(" L");  // Python 2 wrote long dims as "3L"
+      std::string digits = item.substr(a, b + 1 - a);
+      SQ_CHECK(!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos,
+               what, ": malformed .npy shape ", shape_txt);
       try {
-        size_t used = 0;
-        long long v = std::stoll(item.substr(a), &used);
-        SQ_CHECK(v >= 0, what, ": negative dimension in .npy shape ", shape_txt);
-        shape.push_back(v);
+        shape.push_back(std::stoll(digits));
       } catch (const std::logic_error&) {
         throw make_error(what, ": malformed .npy shape ", shape_txt);
       }
     }
   }
+  // Check the size against the file before allocating anything.
+  const size_t nbytes = shape_nbytes(dtype, shape, what);
+  const size_t data_start = header_start + header_len;
+  SQ_CHECK(bytes.size() - data_start >= nbytes, what, ": truncated .npy data (",
+           bytes.size() - data_start, " bytes, shape ", shape_str(shape), " of ",
+           dtype_name(dtype), " needs ", nbytes, ")");
   Tensor t(dtype, shape);
-  size_t data_start = header_start + header_len;
-  SQ_CHECK(bytes.size() - data_start >= t.nbytes(), what, ": truncated .npy data (", bytes.size() - data_start,
-           " bytes, shape ", shape_str(shape), " of ", dtype_name(dtype), " needs ", t.nbytes(), ")");
-  if (t.nbytes()) std::memcpy(t.raw(), bytes.data() + data_start, t.nbytes());
+  if (nbytes) std::memcpy(t.raw(), bytes.data() + data_start, nbytes);
   if (dtype == DType::kBool) {
+    const uint8_t* p = static_cast<const uint8_t*>(t.raw());
     for (int64_t i = 0; i < t.numel(); ++i) {
-      SQ_CHECK(static_cast<const uint8_t*>(t.raw())[i] <= 1, what, ": bool array holds a value other than 0/1");
+      SQ_CHECK(p[i] <= 1, what, ": bool array holds a value other than 0/1");
     }
   }
   return t;
 }
 
 Tensor read_npy(const std::string& path) {
-  std::error_code ec;
-  SQ_CHECK(std::filesystem::exists(path, ec), path, ": no such file");
-  SQ_CHECK(!std::filesystem::is_directory(path, ec), path, ": is a directory, expected a .npy file");
-  std::ifstream in(path, std::ios::binary);
-  SQ_CHECK(in.good(), path, ": cannot open for reading");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_npy(ss.str(), path);
+  return parse_npy(read_file_bytes(path, "a .npy file"), path);
 }
 
 std::string serialize_npy(const Tensor& t) {
+  SQ_CHECK(!t.empty_handle(), "serialize_npy: the tensor holds no data");
   std::string shape = "(";
   for (size_t i = 0; i < t.shape().size(); ++i) {
     shape += std::to_string(t.shape()[i]);
@@ -158,6 +165,8 @@ std::string serialize_npy(const Tensor& t) {
   return out;
 }
 
-void write_npy(const std::string& path, const Tensor& t) { write_file_atomic(path, serialize_npy(t)); }
+void write_npy(const std::string& path, const Tensor& t) {
+  write_file_atomic(path, serialize_npy(t));
+}
 
 }  // namespace sq

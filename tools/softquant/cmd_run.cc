@@ -1,5 +1,6 @@
 // `softquant run`: executes a model on .npy inputs and writes every graph output as .npy.
 #include <filesystem>
+#include <set>
 #include <iostream>
 
 #include "runtime/engine/reference_engine.h"
@@ -18,7 +19,29 @@ struct RunArgs {
   int threads = 2;
 };
 
+// Maps each graph output to DIR/<name>.npy ('/' and '\' in names become '_'); refuses two
+// outputs that would share a file.
+std::vector<std::string> output_paths(const Graph& g, const std::string& dir) {
+  std::vector<std::string> paths;
+  std::set<std::string> seen;
+  for (const auto& vi : g.outputs) {
+    std::string safe = vi.name;
+    for (char& c : safe) {
+      if (c == '/' || c == '\\') c = '_';
+    }
+    SQ_CHECK(!safe.empty() && safe != "." && safe != "..", "output '", vi.name,
+             "' has no usable file name");
+    std::string path = (std::filesystem::path(dir) / (safe + ".npy")).string();
+    SQ_CHECK(seen.insert(path).second, "outputs '", vi.name, "' and another output both map to ",
+             path);
+    paths.push_back(path);
+  }
+  return paths;
+}
+
 void run_command(const RunArgs& args) {
+  namespace fs = std::filesystem;
+  // Everything that can be checked is checked before the output folder is touched.
   TensorMap feeds;
   for (const auto& spec : args.inputs) {
     size_t eq = spec.find('=');
@@ -28,25 +51,27 @@ void run_command(const RunArgs& args) {
     SQ_CHECK(!feeds.count(name), "--input '", name, "' given twice");
     feeds[name] = read_npy(spec.substr(eq + 1));
   }
-  namespace fs = std::filesystem;
+  auto model = std::make_shared<const Model>(load_onnx(args.model));
+  ReferenceEngine engine(model);
+  check_bindings(model->graph, feeds);
   std::error_code ec;
+  SQ_CHECK(!fs::exists(args.output_dir, ec) || fs::is_directory(args.output_dir, ec),
+           args.output_dir, ": exists and is not a folder");
+  std::vector<std::string> paths = output_paths(model->graph, args.output_dir);
+
+  ThreadPool pool(args.threads);
+  TensorMap outputs = engine.run(feeds, pool);
+
   if (!fs::exists(args.output_dir, ec)) {
     fs::create_directories(args.output_dir, ec);
     SQ_CHECK(!ec, args.output_dir, ": cannot create output folder (", ec.message(), ")");
   }
-  SQ_CHECK(fs::is_directory(args.output_dir, ec), args.output_dir, ": is not a folder");
-
-  auto model = std::make_shared<const Model>(load_onnx(args.model));
-  ReferenceEngine engine(model);
-  ThreadPool pool(args.threads);
-  TensorMap outputs = engine.run(feeds, pool);
-  for (const auto& vi : model->graph.outputs) {
-    std::string safe = vi.name;
-    for (char& c : safe) if (c == '/' || c == '\\') c = '_';
-    std::string path = (fs::path(args.output_dir) / (safe + ".npy")).string();
-    write_npy(path, outputs.at(vi.name));
-    std::cout << vi.name << ": " << dtype_name(outputs.at(vi.name).dtype()) << " "
-              << shape_str(outputs.at(vi.name).shape()) << " -> " << path << "\n";
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const std::string& name = model->graph.outputs[i].name;
+    const Tensor& t = outputs.at(name);
+    write_npy(paths[i], t);
+    std::cout << name << ": " << dtype_name(t.dtype()) << " " << shape_str(t.shape()) << " -> "
+              << paths[i] << "\n";
   }
 }
 
@@ -54,11 +79,16 @@ void run_command(const RunArgs& args) {
 
 void add_run_command(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
-  CLI::App* cmd = app.add_subcommand("run", "Run a model on .npy inputs and write each output as DIR/<name>.npy");
+  CLI::App* cmd = app.add_subcommand(
+      "run", "Run a model on .npy inputs and write each output as DIR/<name>.npy");
   cmd->add_option("model", args->model, "ONNX model file")->required();
   cmd->add_option("--input,-i", args->inputs, "NAME=FILE.npy, once per graph input")->required();
-  cmd->add_option("--output-dir,-o", args->output_dir, "Folder for the outputs (created if missing)")->required();
-  cmd->add_option("--threads", args->threads, "Worker threads")->default_val(2)->check(CLI::Range(1, 256));
+  cmd->add_option("--output-dir,-o", args->output_dir,
+                  "Folder for the outputs (created if missing)")
+      ->required();
+  cmd->add_option("--threads", args->threads, "Worker threads")
+      ->default_val(2)
+      ->check(CLI::Range(1, 256));
   cmd->callback([args] { run_command(*args); });
 }
 

@@ -9,5 +9,8 @@ namespace sq::cli {
 
 void add_run_command(CLI::App& app);
 void add_models_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
 
 }  // namespace sq::cli

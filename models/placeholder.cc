@@ -1,2 +1,0 @@
-// Placeholder so the models library is never empty while builders are written.
-namespace sq {}

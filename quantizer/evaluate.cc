@@ -1,0 +1,115 @@
+#include "quantizer/evaluate.h"
+
+#include <cmath>
+#include <limits>
+
+#include "calib/progress.h"
+
+namespace sq {
+
+EngineKind parse_engine_kind(const std::string& s) {
+  if (s == "fp32") return EngineKind::kFp32;
+  if (s == "sim") return EngineKind::kSim;
+  throw make_error("unknown --engine '", s, "' (expected fp32 or sim)");
+}
+
+const char* engine_kind_name(EngineKind k) { return k == EngineKind::kFp32 ? "fp32" : "sim"; }
+
+bool has_quantizers(const Model& model) {
+  for (const Node& n : model.graph.nodes) {
+    if (n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear") return true;
+  }
+  return false;
+}
+
+static std::shared_ptr<const Model> checked(std::shared_ptr<const Model> model, EngineKind kind) {
+  SQ_CHECK(kind != EngineKind::kSim || has_quantizers(*model),
+           "--engine sim needs a quantized (QDQ) model, but this model has no QuantizeLinear or "
+           "DequantizeLinear nodes: run `softquant quantize` first, or use --engine fp32");
+  return model;
+}
+
+ModelRunner::ModelRunner(std::shared_ptr<const Model> model, EngineKind kind)
+    : engine_(checked(std::move(model), kind)) {}
+
+static std::string logits_name(const Graph& g) {
+  for (const auto& vi : g.outputs) {
+    if (vi.name == "logits") return vi.name;
+  }
+  SQ_CHECK(!g.outputs.empty(), "model has no outputs");
+  return g.outputs[0].name;
+}
+
+PerplexityResult evaluate_perplexity(const ModelRunner& runner, const SampleSet& windows,
+                                     int threads, bool progress) {
+  SQ_CHECK(windows.is_tokens(), "perplexity needs token data (--tokens FILE.npy)");
+  const std::string out_name = logits_name(runner.model().graph);
+  ThreadPool pool(threads);
+  Progress bar("evaluating", static_cast<int64_t>(windows.size()), progress);
+  double total_nll = 0;
+  int64_t tokens = 0;
+  for (size_t w = 0; w < windows.size(); ++w) {
+    const std::vector<int64_t>& ids = windows.window(w);
+    TensorMap outs = runner.run(windows.feeds(w), pool);
+    const Tensor& logits = outs.at(out_name);
+    const int64_t len = static_cast<int64_t>(ids.size());
+    SQ_CHECK(logits.dtype() == DType::kFloat32 && logits.rank() == 3 && logits.dim(0) == 1 &&
+                 logits.dim(1) == len,
+             "output '", out_name, "' has shape ", shape_str(logits.shape()), ", expected [1,", len, ",vocab]");
+    const int64_t vocab = logits.dim(2);
+    const float* p = logits.data<float>();
+    for (int64_t i = 0; i + 1 < len; ++i) {
+      const float* row = p + i * vocab;
+      const int64_t target = ids[static_cast<size_t>(i + 1)];
+      SQ_CHECK(target < vocab, "token id ", target, " is outside the model's vocabulary of ", vocab);
+      double m = -std::numeric_limits<double>::infinity();
+      for (int64_t v = 0; v < vocab; ++v) m = std::max(m, static_cast<double>(row[v]));
+      double sum = 0;
+      for (int64_t v = 0; v < vocab; ++v) sum += std::exp(static_cast<double>(row[v]) - m);
+      double nll = m + std::log(sum) - row[target];
+      SQ_CHECK(std::isfinite(nll), "non-finite logits in window ", w, " at position ", i);
+      total_nll += nll;
+      ++tokens;
+    }
+    bar.step();
+  }
+  bar.finish();
+  SQ_CHECK(tokens > 0, "no predicted tokens (windows need at least 2 tokens)");
+  PerplexityResult r;
+  r.mean_nll = total_nll / static_cast<double>(tokens);
+  r.perplexity = std::exp(r.mean_nll);
+  r.tokens = tokens;
+  r.windows = static_cast<int64_t>(windows.size());
+  return r;
+}
+
+void OutputComparison::add(const std::string& name, const Tensor& reference, const Tensor& test) {
+  SQ_CHECK(reference.shape() == test.shape(), "output '", name, "': shapes differ (",
+           shape_str(reference.shape()), " vs ", shape_str(test.shape()), ")");
+  Acc& a = acc_[name];
+  for (int64_t i = 0; i < reference.numel(); ++i) {
+    double r = reference.get_as_double(i), t = test.get_as_double(i);
+    double e = r - t;
+    a.signal += r * r;
+    a.noise += e * e;
+    a.dot += r * t;
+    a.ref_sq += r * r;
+    a.test_sq += t * t;
+    a.max_abs = std::max(a.max_abs, std::fabs(e));
+  }
+}
+
+std::map<std::string, OutputMetrics> OutputComparison::results() const {
+  std::map<std::string, OutputMetrics> out;
+  for (const auto& [name, a] : acc_) {
+    OutputMetrics m;
+    m.sqnr_db = a.noise > 0 ? 10.0 * std::log10(a.signal / a.noise) : std::numeric_limits<double>::infinity();
+    double denom = std::sqrt(a.ref_sq) * std::sqrt(a.test_sq);
+    m.cosine = denom > 0 ? a.dot / denom : (a.ref_sq == a.test_sq ? 1.0 : 0.0);
+    m.max_abs_error = a.max_abs;
+    out[name] = m;
+  }
+  return out;
+}
+
+}  // namespace sq

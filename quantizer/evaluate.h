@@ -1,0 +1,60 @@
+// Why this exists: the accuracy measurements every command and report shares: which engine runs
+// a model (fp32 reference, or the QDQ simulation), perplexity over token windows (every predicted
+// token counted), and per-output SQNR / cosine / max-abs-error between a reference and a test run.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "calib/dataset.h"
+#include "runtime/engine/reference_engine.h"
+
+namespace sq {
+
+enum class EngineKind { kFp32, kSim };
+EngineKind parse_engine_kind(const std::string& s);  // fp32|sim
+const char* engine_kind_name(EngineKind k);
+
+// fp32 runs every op as written in float; sim runs a QDQ graph through the same reference
+// kernels, whose QuantizeLinear/DequantizeLinear use the shared quantization arithmetic. sim
+// refuses a model without quantizers (a likely mistake: nothing would be simulated).
+class ModelRunner {
+ public:
+  ModelRunner(std::shared_ptr<const Model> model, EngineKind kind);
+  TensorMap run(const TensorMap& inputs, ThreadPool& pool) const { return engine_.run(inputs, pool); }
+  const Model& model() const { return engine_.model(); }
+
+ private:
+  ReferenceEngine engine_;
+};
+
+bool has_quantizers(const Model& model);
+
+struct PerplexityResult {
+  double perplexity = 0, mean_nll = 0;
+  int64_t tokens = 0, windows = 0;
+};
+
+// logits output: the first output named "logits", else the first output; shape [1, L, vocab].
+PerplexityResult evaluate_perplexity(const ModelRunner& runner, const SampleSet& windows,
+                                     int threads, bool progress = true);
+
+struct OutputMetrics {
+  double sqnr_db = 0, cosine = 0, max_abs_error = 0;
+};
+
+// Accumulates signal and error energy over all samples, per output name.
+class OutputComparison {
+ public:
+  void add(const std::string& name, const Tensor& reference, const Tensor& test);
+  std::map<std::string, OutputMetrics> results() const;
+
+ private:
+  struct Acc {
+    double signal = 0, noise = 0, dot = 0, ref_sq = 0, test_sq = 0, max_abs = 0;
+  };
+  std::map<std::string, Acc> acc_;
+};
+
+}  // namespace sq

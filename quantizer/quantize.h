@@ -1,0 +1,49 @@
+// Why this exists: the quantizer's entry point. Plans what to quantize, calibrates on the FP32
+// model (ranges of activations; softmax statistics on the chosen output grid, with a first pass
+// for the softmax maximum when the grid is calibrated), then rewrites a copy of the model into a
+// QDQ graph with the softmax bias correction folded in, and describes every encoding.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "calib/calibrator.h"
+#include "quantizer/config.h"
+#include "quantizer/qdq_plan.h"
+#include "quantizer/softmax_correction.h"
+#include "runtime/core/json.h"
+
+namespace sq {
+
+struct SoftmaxReport {
+  std::string node;
+  SoftmaxGrid grid;
+  SoftmaxCorrection correction;
+  double rows = 0, mean_valid_keys = 0;
+  double deficit_before = 0, deficit_after = 0;
+  std::vector<SoftmaxStats::BucketRow> by_length;
+};
+
+// Statistics gathered once on the FP32 model; reusable for any config with the same activation
+// bits/observer and softmax grid.
+struct Calibration {
+  QdqPlan plan;
+  CalibrationResult result;
+  std::map<std::string, SoftmaxGrid> softmax_grids;
+};
+
+struct QuantizeResult {
+  Model model;
+  Json encodings;
+  std::vector<SoftmaxReport> softmax;
+  size_t quantized_nodes = 0, weights = 0, activations = 0;
+};
+
+Calibration calibrate_model(std::shared_ptr<const Model> model, const QuantConfig& config,
+                            const SampleSet& data, int threads);
+
+QuantizeResult build_quantized_model(const Model& model, const QuantConfig& config,
+                                     const Calibration& calibration);
+
+}  // namespace sq
