@@ -31,7 +31,7 @@ class SampleSet {
   static SampleSet load(const DataSpec& spec, const Graph& graph, int64_t context,
                         int64_t max_samples, bool include_tail = false);
 
-  size_t size() const { return samples_.size(); }
+  size_t size() const { return names_.size(); }
   const std::string& name(size_t i) const { return names_[i]; }
   // Feeds for sample i; float tensors are checked for NaN/Inf (sq::Error names sample and tensor).
   TensorMap feeds(size_t i) const;

@@ -5,6 +5,7 @@
 // Tensors are handed over, not copied; only Linear weights are transposed, once, to MatMul layout.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>

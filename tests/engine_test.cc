@@ -206,6 +206,45 @@ TEST(Engine, LivenessCountsBranchesAndDeadOutputs) {
   EXPECT_FLOAT_EQ(out.at("y").data<float>()[999], 2 * (-3 + 0.01f * 999));
 }
 
+TEST(Engine, ViewsShareOneBufferInThePeak) {
+  // r = Relu(x); v1, v2 = Identity(r) (zero-copy views); y = v1 + v2: r's buffer counts once.
+  auto m = new_model();
+  m->graph.inputs.push_back(value("x", DType::kFloat32, {}, false));
+  m->graph.outputs.push_back(value("y", DType::kFloat32, {}, false));
+  m->graph.nodes.push_back(node("r", "Relu", {"x"}, {"r"}));
+  m->graph.nodes.push_back(node("v1", "Identity", {"r"}, {"v1"}));
+  m->graph.nodes.push_back(node("v2", "Identity", {"r"}, {"v2"}));
+  m->graph.nodes.push_back(node("y", "Add", {"v1", "v2"}, {"y"}));
+  ReferenceEngine engine(m);
+  ThreadPool pool(1);
+  TensorMap out = engine.run({{"x", filled({500}, -1, 0.01f)}}, pool);
+  EXPECT_EQ(engine.last_peak_intermediate_bytes(), 2 * 500 * 4);
+  EXPECT_FLOAT_EQ(out.at("y").data<float>()[499], 2 * (-1 + 0.01f * 499));
+}
+
+TEST(Engine, OutputsNeverAliasWeightsOrInputs) {
+  auto m = new_model();
+  m->graph.inputs.push_back(value("x", DType::kFloat32, {}, false));
+  m->graph.outputs.push_back(value("w_out", DType::kFloat32, {}, false));
+  m->graph.outputs.push_back(value("x_out", DType::kFloat32, {}, false));
+  m->graph.outputs.push_back(value("w", DType::kFloat32, {}, false));
+  m->graph.initializers["w"] = Tensor::from_vector<float>({2}, {1, 2});
+  m->graph.nodes.push_back(node("wid", "Identity", {"w"}, {"w_out"}));
+  m->graph.nodes.push_back(node("xid", "Identity", {"x"}, {"x_out"}));
+  ReferenceEngine engine(m);
+  ThreadPool pool(1);
+  Tensor x = Tensor::from_vector<float>({2}, {5, 6});
+  TensorMap out = engine.run({{"x", x}}, pool);
+  out.at("w_out").data<float>()[0] = 100;
+  out.at("w").data<float>()[1] = 200;
+  out.at("x_out").data<float>()[0] = 300;
+  EXPECT_EQ(x.to_float_vector(), (std::vector<float>{5, 6}));
+  EXPECT_EQ(m->graph.initializers.at("w").to_float_vector(), (std::vector<float>{1, 2}));
+  TensorMap again = engine.run({{"x", x}}, pool);
+  EXPECT_EQ(again.at("w_out").to_float_vector(), (std::vector<float>{1, 2}));
+  EXPECT_EQ(engine.last_peak_intermediate_bytes(), 0);  // views of external buffers only
+}
+
 TEST(Engine, OneEngineManyThreads) {
   auto m = new_model();
   m->graph.inputs.push_back(value("x", DType::kFloat32, {Dim{-1, "n"}, Dim{64, ""}}));

@@ -49,8 +49,7 @@ inline Tensor run1(const std::string& op, const std::vector<Tensor>& inputs,
 
 // Checks shape, dtype and every value (as double) within abs + rel * |want|; NaN matches NaN.
 inline void expect_values(const Tensor& t, DType dtype, const Shape& shape,
-                          const std::vector<double>& want, double rel = 1e-6,
-                          double abs = 1e-6) {
+                          const std::vector<double>& want, double rel = 1e-6, double abs = 1e-6) {
   ASSERT_EQ(dtype_name(t.dtype()), std::string(dtype_name(dtype)));
   ASSERT_EQ(shape_str(t.shape()), shape_str(shape));
   ASSERT_EQ(t.numel(), static_cast<int64_t>(want.size()));
@@ -78,7 +77,8 @@ inline void expect_error(const std::function<void()>& fn, const std::vector<std:
   } catch (const Error& e) {
     const std::string msg = e.what();
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << p << " not in: " << msg;
+    for (const auto& p : parts)
+      EXPECT_NE(msg.find(p), std::string::npos) << p << " not in: " << msg;
   }
 }
 

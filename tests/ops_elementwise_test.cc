@@ -47,8 +47,11 @@ TEST(Broadcast, PlanCollapsesDims) {
 
   EXPECT_EQ(broadcast_shapes({{2, 1, 3}, {4, 1}, {}}, "t"), (Shape{2, 4, 3}));
   EXPECT_EQ(broadcast_shapes({{0, 3}, {1, 3}}, "t"), (Shape{0, 3}));
-  expect_error([] { broadcast_shapes({{2, 3}, {4}}, "node 'n' (Add)"); },
-               {"node 'n' (Add)", "[2,3]", "[4]"});
+  expect_error(
+      [] {
+        broadcast_shapes({{2, 3}, {4}}, "node 'n' (Add)");
+      },
+      {"node 'n' (Add)", "[2,3]", "[4]"});
 }
 
 TEST(Broadcast, RunsSplitAtChunkEdges) {
@@ -155,8 +158,8 @@ TEST(Elementwise, VariadicMaxMinSumMean) {
   Tensor s = run1("Sum", {i64({2}, {1, 2}), i64({2, 1}, {10, 20})});
   EXPECT_EQ(s.shape(), (Shape{2, 2}));
   EXPECT_EQ(s.to_int64_vector(), (std::vector<int64_t>{11, 12, 21, 22}));
-  expect_f32(run1("Mean", {f32({3}, {1, 2, 3}), f32({3}, {3, 4, 5}), Tensor::scalar_f32(3)}),
-             {3}, {7.0 / 3, 3, 11.0 / 3});
+  expect_f32(run1("Mean", {f32({3}, {1, 2, 3}), f32({3}, {3, 4, 5}), Tensor::scalar_f32(3)}), {3},
+             {7.0 / 3, 3, 11.0 / 3});
   EXPECT_EQ(run1("Max", {i32({3}, {-1, 7, 2}), i32({3}, {0, 3, 2})}).to_int64_vector(),
             (std::vector<int64_t>{0, 7, 2}));
 }
@@ -184,7 +187,8 @@ TEST(Elementwise, UnaryMath) {
   expect_f32(run1("Sqrt", {f32({3}, {4, 2, -1})}), {3}, {2, std::sqrt(2.0), kNaN});
   expect_f32(run1("Reciprocal", {f32({2}, {4, -0.5f})}), {2}, {0.25, -2});
   expect_f32(run1("Exp", {f32({3}, {0, 1, -kInff})}), {3}, {1, std::exp(1.0), 0});
-  expect_f32(run1("Log", {f32({3}, {1, static_cast<float>(std::exp(1.0)), 0})}), {3}, {0, 1, -kInf});
+  expect_f32(run1("Log", {f32({3}, {1, static_cast<float>(std::exp(1.0)), 0})}), {3},
+             {0, 1, -kInf});
   expect_f32(run1("Floor", {f32({2}, {-1.5f, 1.5f})}), {2}, {-2, 1});
   expect_f32(run1("Ceil", {f32({2}, {-1.5f, 1.5f})}), {2}, {-1, 2});
   // Halves to even.
@@ -273,8 +277,11 @@ TEST(Elementwise, Expand) {
              {1, 2, 3, 4, 5, 6});
   EXPECT_EQ(run1("Expand", {i64({}, {7}), i64({1}, {3})}).to_int64_vector(),
             (std::vector<int64_t>{7, 7, 7}));
-  expect_error([&] { run1("Expand", {f32({3}, {1, 2, 3}), i64({1}, {2})}); },
-               {"test_Expand", "[3]", "[2]"});
+  expect_error(
+      [&] {
+        run1("Expand", {f32({3}, {1, 2, 3}), i64({1}, {2})});
+      },
+      {"test_Expand", "[3]", "[2]"});
 }
 
 TEST(Elementwise, Float16ComputedInFloat) {
@@ -286,24 +293,44 @@ TEST(Elementwise, Float16ComputedInFloat) {
 }
 
 TEST(Elementwise, BadInputsAreOneLineErrors) {
-  expect_error([] { run1("Add", {f32({2, 3}, {1, 2, 3, 4, 5, 6}), f32({4}, {1, 2, 3, 4})}); },
-               {"node 'test_Add' (Add)", "cannot broadcast", "[2,3]", "[4]"});
-  expect_error([] { run1("Where", {boolean({2}, {true, false}), f32({3}, {1, 2, 3}),
-                                   Tensor::scalar_f32(0)}); },
-               {"test_Where", "[2]", "[3]"});
-  expect_error([] { run1("Add", {f32({1}, {1}), i64({1}, {1})}); },
-               {"test_Add", "different element types", "float32", "int64"});
+  expect_error(
+      [] {
+        run1("Add", {f32({2, 3}, {1, 2, 3, 4, 5, 6}), f32({4}, {1, 2, 3, 4})});
+      },
+      {"node 'test_Add' (Add)", "cannot broadcast", "[2,3]", "[4]"});
+  expect_error(
+      [] {
+        run1("Where", {boolean({2}, {true, false}), f32({3}, {1, 2, 3}), Tensor::scalar_f32(0)});
+      },
+      {"test_Where", "[2]", "[3]"});
+  expect_error(
+      [] {
+        run1("Add", {f32({1}, {1}), i64({1}, {1})});
+      },
+      {"test_Add", "different element types", "float32", "int64"});
   expect_error([] { run1("Sqrt", {i64({1}, {4})}); },
                {"test_Sqrt", "unsupported element type int64"});
   expect_error([] { run1("And", {f32({1}, {1}), f32({1}, {1})}); }, {"test_And", "float32"});
-  expect_error([] { run1("Where", {f32({1}, {1}), f32({1}, {1}), f32({1}, {1})}); },
-               {"test_Where", "condition must be bool"});
-  expect_error([] { run1("Add", {f32({1}, {1}), f32({1}, {1}), f32({1}, {1})}); },
-               {"test_Add", "expected 2 inputs, got 3"});
-  expect_error([] { run1("Mod", {i64({1}, {1}), i64({1}, {1})}, {{"fmod", I(2)}}); },
-               {"test_Mod", "fmod"});
-  expect_error([] { run1("Clip", {f32({1}, {1}), f32({2}, {0, 1})}); },
-               {"test_Clip", "min must be a scalar"});
+  expect_error(
+      [] {
+        run1("Where", {f32({1}, {1}), f32({1}, {1}), f32({1}, {1})});
+      },
+      {"test_Where", "condition must be bool"});
+  expect_error(
+      [] {
+        run1("Add", {f32({1}, {1}), f32({1}, {1}), f32({1}, {1})});
+      },
+      {"test_Add", "expected 2 inputs, got 3"});
+  expect_error(
+      [] {
+        run1("Mod", {i64({1}, {1}), i64({1}, {1})}, {{"fmod", I(2)}});
+      },
+      {"test_Mod", "fmod"});
+  expect_error(
+      [] {
+        run1("Clip", {f32({1}, {1}), f32({2}, {0, 1})});
+      },
+      {"test_Clip", "min must be a scalar"});
 }
 
 // ---- Activations. ----
@@ -326,27 +353,29 @@ TEST(Activations, SmoothFunctionsMatchPyTorch) {
   expect_f32(run1("Tanh", {f32({3}, {-1, 0, 0.5f})}), {3}, {-0.761594156, 0, 0.462117157}, rel,
              abs);
   expect_f32(run1("Erf", {x}), {7},
-             {-0.999977887, -0.842700779, -0.520499885, 0.0, 0.520499885, 0.842700779,
-              0.999977887},
+             {-0.999977887, -0.842700779, -0.520499885, 0.0, 0.520499885, 0.842700779, 0.999977887},
              rel, abs);
   // PyTorch's float Gelu(-3) is -0.00404986739, off by 4e-5 relative from cancellation in
   // 1 + erf(x); the exact value is -3 * Phi(-3).
   expect_f32(run1("Gelu", {x}), {7},
-             {-1.5 * std::erfc(3 / std::sqrt(2.0)), -0.158655286, -0.154268786, 0.0, 0.345731199, 0.841344714,
-              2.99595022},
+             {-1.5 * std::erfc(3 / std::sqrt(2.0)), -0.158655286, -0.154268786, 0.0, 0.345731199,
+              0.841344714, 2.99595022},
              rel, abs);
-  expect_f32(run1("Gelu", {x}, {{"approximate", Attribute::of_string("tanh")}}, 20), {7},
-             {-0.00363743305, -0.158807993, -0.154285997, 0.0, 0.345714003, 0.841192007,
-              2.99636269},
-             rel, abs);
+  expect_f32(
+      run1("Gelu", {x}, {{"approximate", Attribute::of_string("tanh")}}, 20), {7},
+      {-0.00363743305, -0.158807993, -0.154285997, 0.0, 0.345714003, 0.841192007, 2.99636269}, rel,
+      abs);
   expect_f32(run1("Softplus", {f32({5}, {-100, -1, 0, 1, 100})}), {5},
              {3.78350585e-44, 0.313261688, 0.693147182, 1.31326163, 100.0}, rel, abs);
   expect_f32(run1("Elu", {x}, {{"alpha", F(0.5f)}}), {7},
              {-0.475106478, -0.316060275, -0.196734667, 0.0, 0.5, 1.0, 3.0}, rel, abs);
   expect_values(run1("Sigmoid", {f64({2}, {-40, 2})}), DType::kFloat64, {2},
                 {1.0 / (1.0 + std::exp(40.0)), 1.0 / (1.0 + std::exp(-2.0))}, 1e-14, 0);
-  expect_error([&] { run1("Gelu", {x}, {{"approximate", Attribute::of_string("fast")}}); },
-               {"test_Gelu", "approximate", "fast"});
+  expect_error(
+      [&] {
+        run1("Gelu", {x}, {{"approximate", Attribute::of_string("fast")}});
+      },
+      {"test_Gelu", "approximate", "fast"});
 }
 
 // Every compiled version of the float kernels against the standard library, on lengths that

@@ -94,15 +94,18 @@ TEST(MatMul, OneDimensionalOperands) {
   EXPECT_EQ(y.shape(), (Shape{2, 2}));
   EXPECT_EQ(y.to_float_vector(), (F{4, 5, 5, 7}));
   // [2, 2, 3] x [3]: the vector is a column, appended dim removed -> [2, 2].
-  Tensor z = run1("MatMul", {{"a", f32({2, 2, 3}, {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1})}, {"b", v}});
+  Tensor z =
+      run1("MatMul", {{"a", f32({2, 2, 3}, {1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 1, 1})}, {"b", v}});
   EXPECT_EQ(z.shape(), (Shape{2, 2}));
   EXPECT_EQ(z.to_float_vector(), (F{1, 2, 3, 6}));
 }
 
 TEST(MatMul, OddSizesAndThreadSplits) {
   // m >= n (rows split), m < n (column split), folded batch, many small and few large batches.
-  for (auto [m, k, n] : {std::tuple<int64_t, int64_t, int64_t>{37, 53, 29}, {130, 300, 70},
-                         {7, 301, 515}, {1, 257, 33}}) {
+  for (auto [m, k, n] : {std::tuple<int64_t, int64_t, int64_t>{37, 53, 29},
+                         {130, 300, 70},
+                         {7, 301, 515},
+                         {1, 257, 33}}) {
     Tensor a = random_f32({m, k}, 3), b = random_f32({k, n}, 4);
     expect_close(run1("MatMul", {{"a", a}, {"b", b}}), naive_2d(a, b));
   }
@@ -111,8 +114,8 @@ TEST(MatMul, OddSizesAndThreadSplits) {
   Tensor y = run1("MatMul", {{"a", a}, {"b", w}});
   EXPECT_EQ(y.shape(), (Shape{3, 5, 9}));
   expect_close(y, want);
-  for (auto [batch, m, k, n] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{16, 5, 7, 3},
-                                {2, 100, 200, 90}}) {
+  for (auto [batch, m, k, n] :
+       {std::tuple<int64_t, int64_t, int64_t, int64_t>{16, 5, 7, 3}, {2, 100, 200, 90}}) {
     Tensor x = random_f32({batch, m, k}, 7), z = random_f32({batch, k, n}, 8);
     std::vector<std::pair<int64_t, int64_t>> offs;
     for (int64_t i = 0; i < batch; ++i) offs.emplace_back(i * m * k, i * k * n);
@@ -148,7 +151,8 @@ TEST(MatMul, InnerDimMismatchNamesNode) {
 TEST(Gemm, AllTransposeCombosWithAlphaBeta) {
   const int64_t m = 5, k = 7, n = 3;
   Tensor a = random_f32({m, k}, 11), b = random_f32({k, n}, 12);
-  Tensor at = f32({k, m}, F(static_cast<size_t>(m * k))), bt = f32({n, k}, F(static_cast<size_t>(k * n)));
+  Tensor at = f32({k, m}, F(static_cast<size_t>(m * k))),
+         bt = f32({n, k}, F(static_cast<size_t>(k * n)));
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t p = 0; p < k; ++p) at.data<float>()[p * m + i] = a.data<float>()[i * k + p];
   }
@@ -161,8 +165,10 @@ TEST(Gemm, AllTransposeCombosWithAlphaBeta) {
   for (int ta = 0; ta < 2; ++ta) {
     for (int tb = 0; tb < 2; ++tb) {
       Tensor y = run1("Gemm", {{"a", ta ? at : a}, {"b", tb ? bt : b}, {"c", c}},
-                      {{"transA", A::of_int(ta)}, {"transB", A::of_int(tb)},
-                       {"alpha", A::of_float(0.5f)}, {"beta", A::of_float(2.0f)}});
+                      {{"transA", A::of_int(ta)},
+                       {"transB", A::of_int(tb)},
+                       {"alpha", A::of_float(0.5f)},
+                       {"beta", A::of_float(2.0f)}});
       EXPECT_EQ(y.shape(), (Shape{m, n}));
       expect_close(y, want);
     }
@@ -203,16 +209,18 @@ TEST(Gemm, TiedHeadTransBIsSplitAcrossColumns) {
 TEST(MatMulInteger, OnnxExampleWithZeroPoint) {
   Tensor a = Tensor::from_vector<uint8_t>({4, 3}, {11, 7, 3, 10, 6, 2, 9, 5, 1, 8, 4, 0});
   Tensor b = Tensor::from_vector<uint8_t>({3, 2}, {1, 4, 2, 5, 3, 6});
-  Tensor y = run1("MatMulInteger", {{"a", a}, {"b", b},
+  Tensor y = run1("MatMulInteger", {{"a", a},
+                                    {"b", b},
                                     {"az", Tensor::from_vector<uint8_t>({}, {12})},
                                     {"bz", Tensor::from_vector<uint8_t>({}, {0})}});
   EXPECT_EQ(y.dtype(), DType::kInt32);
-  EXPECT_EQ(y.to_int64_vector(),
-            (std::vector<int64_t>{-38, -83, -44, -98, -50, -113, -56, -128}));
+  EXPECT_EQ(y.to_int64_vector(), (std::vector<int64_t>{-38, -83, -44, -98, -50, -113, -56, -128}));
   // Per-column zero point of B (int8).
   Tensor bi = Tensor::from_vector<int8_t>({2, 2}, {1, -1, 2, 3});
-  Tensor z = run1("MatMulInteger", {{"a", Tensor::from_vector<int8_t>({1, 2}, {1, 1})}, {"b", bi},
-                                    {"", Tensor()}, {"bz", Tensor::from_vector<int8_t>({2}, {1, -1})}});
+  Tensor z = run1("MatMulInteger", {{"a", Tensor::from_vector<int8_t>({1, 2}, {1, 1})},
+                                    {"b", bi},
+                                    {"", Tensor()},
+                                    {"bz", Tensor::from_vector<int8_t>({2}, {1, -1})}});
   EXPECT_EQ(z.to_int64_vector(), (std::vector<int64_t>{1, 4}));
 }
 
@@ -276,7 +284,8 @@ TEST(Conv, HandComputed2x2Ones) {
 
 TEST(Conv, PointwiseAsGemmMatchesNaive) {
   ConvCase p{2, 6, 5, 7, 4, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0};
-  Tensor x = random_f32({2, 6, 5, 7}, 31), w = random_f32({4, 6, 1, 1}, 32), b = random_f32({4}, 33);
+  Tensor x = random_f32({2, 6, 5, 7}, 31), w = random_f32({4, 6, 1, 1}, 32),
+         b = random_f32({4}, 33);
   Tensor y = run_conv(p, x, w, &b);
   EXPECT_EQ(y.shape(), (Shape{2, 4, 5, 7}));
   expect_close(y, naive_conv(x, w, &b, p));
@@ -288,10 +297,10 @@ TEST(Conv, PointwiseAsGemmMatchesNaive) {
 
 TEST(Conv, ThreeByThreePaddingStrideDilationGroup) {
   const ConvCase cases[] = {
-      {1, 3, 7, 6, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // same padding
-      {2, 4, 9, 8, 6, 3, 3, 2, 2, 2, 1, 1, 1, 0, 2, 1},  // stride 2, asymmetric pads, group 2
+      {1, 3, 7, 6, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // same padding
+      {2, 4, 9, 8, 6, 3, 3, 2, 2, 2, 1, 1, 1, 0, 2, 1},    // stride 2, asymmetric pads, group 2
       {1, 2, 11, 10, 3, 3, 2, 1, 1, 2, 2, 1, 0, 1, 1, 0},  // dilation 2x1, non-square kernel
-      {1, 4, 6, 6, 4, 3, 3, 4, 1, 1, 1, 1, 1, 1, 1, 1},  // depthwise
+      {1, 4, 6, 6, 4, 3, 3, 4, 1, 1, 1, 1, 1, 1, 1, 1},    // depthwise
   };
   uint32_t seed = 40;
   for (const ConvCase& p : cases) {

@@ -31,8 +31,8 @@ Tensor run1(const std::string& op, const std::vector<std::pair<std::string, Tens
 
 TEST(QuantizeLinear, PerTensorUint8TiesToEvenAndSaturation) {
   Tensor x = f32({8}, {0, 1, 3, 5, -1, -3, 1000, -1000});
-  Tensor y = run1("QuantizeLinear", {{"x", x}, {"s", Tensor::scalar_f32(2)},
-                                     {"z", ints<uint8_t>({}, {128})}});
+  Tensor y = run1("QuantizeLinear",
+                  {{"x", x}, {"s", Tensor::scalar_f32(2)}, {"z", ints<uint8_t>({}, {128})}});
   EXPECT_EQ(y.dtype(), DType::kUInt8);
   // x / 2 = 0, 0.5, 1.5, 2.5, -0.5, -1.5, 500, -500 -> 0, 0, 2, 2, 0, -2, sat, sat.
   EXPECT_EQ(y.to_int64_vector(), (I{128, 128, 130, 130, 128, 126, 255, 0}));
@@ -40,15 +40,14 @@ TEST(QuantizeLinear, PerTensorUint8TiesToEvenAndSaturation) {
 
 TEST(QuantizeLinear, Int8WithNegativeZeroPoint) {
   Tensor x = f32({4}, {-300, 2.5f, 3.5f, 127});
-  Tensor y = run1("QuantizeLinear", {{"x", x}, {"s", Tensor::scalar_f32(1)},
-                                     {"z", ints<int8_t>({}, {-1})}});
+  Tensor y = run1("QuantizeLinear",
+                  {{"x", x}, {"s", Tensor::scalar_f32(1)}, {"z", ints<int8_t>({}, {-1})}});
   EXPECT_EQ(y.dtype(), DType::kInt8);
   EXPECT_EQ(y.to_int64_vector(), (I{-128, 1, 3, 126}));
 }
 
 TEST(QuantizeLinear, ZeroPointDefaultsToUint8Zero) {
-  Tensor y = run1("QuantizeLinear", {{"x", f32({4}, {-1, 0.4f, 0.6f, 300})},
-                                     {"s", f32({1}, {1})}});
+  Tensor y = run1("QuantizeLinear", {{"x", f32({4}, {-1, 0.4f, 0.6f, 300})}, {"s", f32({1}, {1})}});
   EXPECT_EQ(y.dtype(), DType::kUInt8);
   EXPECT_EQ(y.to_int64_vector(), (I{0, 0, 1, 255}));
 }
@@ -63,8 +62,10 @@ TEST(QuantizeLinear, PerAxisDefaultAndNegativeAxis) {
   Tensor y2 = run1("QuantizeLinear", {{"x", x}, {"s", s}, {"z", z}}, {{"axis", A::of_int(-1)}});
   EXPECT_EQ(y2.to_int64_vector(), y.to_int64_vector());
   // axis 0 on a [2, 3, 1] input: rows use (0.5, -3), (1, 3).
-  Tensor y3 = run1("QuantizeLinear", {{"x", f32({2, 3, 1}, {1, 2, 4, -1, 5, 10})},
-                                      {"s", f32({2}, {0.5f, 1})}, {"z", ints<int8_t>({2}, {-3, 3})}},
+  Tensor y3 = run1("QuantizeLinear",
+                   {{"x", f32({2, 3, 1}, {1, 2, 4, -1, 5, 10})},
+                    {"s", f32({2}, {0.5f, 1})},
+                    {"z", ints<int8_t>({2}, {-3, 3})}},
                    {{"axis", A::of_int(0)}});
   EXPECT_EQ(y3.to_int64_vector(), (I{-1, 1, 5, 2, 8, 13}));
 }
@@ -77,11 +78,11 @@ TEST(QuantizeLinear, BadParamsAreErrors) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("test_QuantizeLinear"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(run1("QuantizeLinear", {{"x", x}, {"s", f32({3}, {1, 1, 1})},
-                                       {"z", ints<uint8_t>({2}, {0, 0})}}),
+  EXPECT_THROW(run1("QuantizeLinear",
+                    {{"x", x}, {"s", f32({3}, {1, 1, 1})}, {"z", ints<uint8_t>({2}, {0, 0})}}),
                Error);
-  EXPECT_THROW(run1("QuantizeLinear", {{"x", x}, {"s", Tensor::scalar_f32(1)},
-                                       {"z", ints<int32_t>({}, {0})}}),
+  EXPECT_THROW(run1("QuantizeLinear",
+                    {{"x", x}, {"s", Tensor::scalar_f32(1)}, {"z", ints<int32_t>({}, {0})}}),
                Error);
 }
 
@@ -96,14 +97,16 @@ TEST(DequantizeLinear, PerTensorUint8Int8Int32) {
                                        {"s", Tensor::scalar_f32(0.1f)},
                                        {"z", ints<int8_t>({}, {-1})}});
   EXPECT_EQ(i.to_float_vector(), (F{-127.0f * 0.1f, 128.0f * 0.1f}));
-  Tensor w = run1("DequantizeLinear", {{"x", ints<int32_t>({2}, {-5, 7})},
-                                       {"s", Tensor::scalar_f32(0.25f)}});
+  Tensor w = run1("DequantizeLinear",
+                  {{"x", ints<int32_t>({2}, {-5, 7})}, {"s", Tensor::scalar_f32(0.25f)}});
   EXPECT_EQ(w.to_float_vector(), (F{-1.25f, 1.75f}));
 }
 
 TEST(DequantizeLinear, PerAxis) {
-  Tensor y = run1("DequantizeLinear", {{"x", ints<int8_t>({2, 2}, {4, -4, 4, -4})},
-                                       {"s", f32({2}, {1, 0.5f})}, {"z", ints<int8_t>({2}, {0, 2})}},
+  Tensor y = run1("DequantizeLinear",
+                  {{"x", ints<int8_t>({2, 2}, {4, -4, 4, -4})},
+                   {"s", f32({2}, {1, 0.5f})},
+                   {"z", ints<int8_t>({2}, {0, 2})}},
                   {{"axis", A::of_int(0)}});
   EXPECT_EQ(y.to_float_vector(), (F{4, -4, 1, -3}));
 }
@@ -131,10 +134,11 @@ TEST(QuantizeLinear, LargeTensorsMatchScalarArithmetic) {
   // Big enough to be split across threads, per tensor and per axis.
   const int64_t rows = 7, cols = 20011;
   F v(static_cast<size_t>(rows * cols));
-  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(static_cast<int64_t>(i % 613) - 300) / 64.0f;
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i] = static_cast<float>(static_cast<int64_t>(i % 613) - 300) / 64.0f;
   Tensor x = f32({rows, cols}, v);
-  Tensor q = run1("QuantizeLinear", {{"x", x}, {"s", Tensor::scalar_f32(0.03125f)},
-                                     {"z", ints<int8_t>({}, {3})}});
+  Tensor q = run1("QuantizeLinear",
+                  {{"x", x}, {"s", Tensor::scalar_f32(0.03125f)}, {"z", ints<int8_t>({}, {3})}});
   Tensor s = f32({rows}, {0.01f, 0.02f, 0.03f, 0.04f, 0.05f, 0.06f, 0.07f});
   Tensor qa = run1("QuantizeLinear", {{"x", x}, {"s", s}}, {{"axis", A::of_int(0)}});
   const int8_t* qd = q.data<int8_t>();
@@ -180,14 +184,15 @@ TEST(QuantMath, QuantizeDequantizeEdges) {
 }
 
 TEST(QuantMath, RequantizeFloatAndFixedAgree) {
-  EXPECT_EQ(requantize(100, 0.025f, 10, -128, 127), 12);   // 2.5 -> 2 (+10)
-  EXPECT_EQ(requantize(140, 0.025f, 10, -128, 127), 14);   // 3.5 -> 4 (+10)
+  EXPECT_EQ(requantize(100, 0.025f, 10, -128, 127), 12);  // 2.5 -> 2 (+10)
+  EXPECT_EQ(requantize(140, 0.025f, 10, -128, 127), 14);  // 3.5 -> 4 (+10)
   EXPECT_EQ(requantize(100000, 0.025f, 10, -128, 127), 127);
   for (double m : {0.75, 0.0123, 3.5e-5, 1.0, 2.75}) {
     const FixedMultiplier f = fixed_multiplier(m);
     EXPECT_GE(f.mantissa, int32_t{1} << 30);
     for (int32_t acc : {0, 1, -1, 7, -7, 1000, -1000, 123457, -99999, 1 << 20}) {
-      const double exact = acc * (static_cast<double>(f.mantissa) * std::ldexp(1.0, f.exponent - 31));
+      const double exact =
+          acc * (static_cast<double>(f.mantissa) * std::ldexp(1.0, f.exponent - 31));
       EXPECT_EQ(multiply_fixed(acc, f), static_cast<int32_t>(std::nearbyint(exact)))
           << "m=" << m << " acc=" << acc;
     }

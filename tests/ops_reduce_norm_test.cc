@@ -71,21 +71,33 @@ TEST(Reduce, OtherKinds) {
   Tensor s = run1("ReduceSum", {i64({2, 3}, {1, 2, 3, 4, 5, 6}), i64({1}, {0})}, {}, 13);
   ASSERT_EQ(s.dtype(), DType::kInt64);
   EXPECT_EQ(s.to_int64_vector(), (std::vector<int64_t>{5, 7, 9}));
-  EXPECT_EQ(run1("ReduceMax", {i32({2, 2}, {-5, 3, 2, -1})}, {{"axes", Ints({1})}}, 17)
-                .to_int64_vector(),
-            (std::vector<int64_t>{3, 2}));
+  EXPECT_EQ(
+      run1("ReduceMax", {i32({2, 2}, {-5, 3, 2, -1})}, {{"axes", Ints({1})}}, 17).to_int64_vector(),
+      (std::vector<int64_t>{3, 2}));
 }
 
 TEST(Reduce, BadAxes) {
   Tensor x = iota({2, 3, 4});
-  expect_error([&] { run1("ReduceSum", {x}, {{"axes", Ints({3})}}, 11); },
-               {"test_ReduceSum", "axes 3 is out of range", "rank 3"});
-  expect_error([&] { run1("ReduceSum", {x}, {{"axes", Ints({1, -2})}}, 11); },
-               {"test_ReduceSum", "repeated"});
-  expect_error([&] { run1("ReduceMean", {x, i64({1}, {0})}, {{"axes", Ints({0})}}, 18); },
-               {"test_ReduceMean", "both"});
-  expect_error([&] { run1("ReduceSum", {x, f32({1}, {0})}, {}, 13); },
-               {"test_ReduceSum", "axes must be a 1-D int64 tensor"});
+  expect_error(
+      [&] {
+        run1("ReduceSum", {x}, {{"axes", Ints({3})}}, 11);
+      },
+      {"test_ReduceSum", "axes 3 is out of range", "rank 3"});
+  expect_error(
+      [&] {
+        run1("ReduceSum", {x}, {{"axes", Ints({1, -2})}}, 11);
+      },
+      {"test_ReduceSum", "repeated"});
+  expect_error(
+      [&] {
+        run1("ReduceMean", {x, i64({1}, {0})}, {{"axes", Ints({0})}}, 18);
+      },
+      {"test_ReduceMean", "both"});
+  expect_error(
+      [&] {
+        run1("ReduceSum", {x, f32({1}, {0})}, {}, 13);
+      },
+      {"test_ReduceSum", "axes must be a 1-D int64 tensor"});
 }
 
 // ---- ArgMax / ArgMin / CumSum. ----
@@ -101,11 +113,10 @@ TEST(ArgReduce, KeepdimsAndLastIndex) {
   Tensor m = run1("ArgMin", {x}, {{"keepdims", I(0)}});
   EXPECT_EQ(m.shape(), (Shape{3}));
   EXPECT_EQ(m.to_int64_vector(), (std::vector<int64_t>{0, 1, 0}));
-  EXPECT_EQ(run1("ArgMin", {i64({4}, {3, 1, 1, 2})}, {{"select_last_index", I(1)}})
-                .to_int64_vector(),
-            (std::vector<int64_t>{2}));
-  EXPECT_EQ(run1("ArgMax", {f32({3}, {1, kNaNf, 3})}).to_int64_vector(),
-            (std::vector<int64_t>{1}));
+  EXPECT_EQ(
+      run1("ArgMin", {i64({4}, {3, 1, 1, 2})}, {{"select_last_index", I(1)}}).to_int64_vector(),
+      (std::vector<int64_t>{2}));
+  EXPECT_EQ(run1("ArgMax", {f32({3}, {1, kNaNf, 3})}).to_int64_vector(), (std::vector<int64_t>{1}));
   expect_error([&] { run1("ArgMax", {x}, {{"axis", I(2)}}); }, {"test_ArgMax", "axis 2"});
 }
 
@@ -122,9 +133,9 @@ TEST(CumSum, ExclusiveReverse) {
             (std::vector<int64_t>{1, 2, 3, 5, 7, 9}));
   EXPECT_EQ(run1("CumSum", {m, i32({}, {-1})}).to_int64_vector(),
             (std::vector<int64_t>{1, 3, 6, 4, 9, 15}));
-  EXPECT_EQ(run1("CumSum", {i32({3}, {1, 1, 1}), i32({}, {0})}, {{"exclusive", I(1)}})
-                .to_int64_vector(),
-            (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(
+      run1("CumSum", {i32({3}, {1, 1, 1}), i32({}, {0})}, {{"exclusive", I(1)}}).to_int64_vector(),
+      (std::vector<int64_t>{0, 1, 2}));
   expect_error([&] { run1("CumSum", {x, i64({2}, {0, 0})}); }, {"test_CumSum", "axis"});
 }
 
@@ -141,6 +152,14 @@ TEST(Softmax, RowsAndStridedAxis) {
              {sig(1), sig(2), sig(3), sig(-1), sig(-2), sig(-3)});
   expect_f32(run1("LogSoftmax", {f32({3}, {1, 2, 3})}), {3},
              {-2.40760596, -1.40760596, -0.40760596});
+}
+
+TEST(Softmax, Float64AndFloat16) {
+  const double e1 = std::exp(-1.0), e2 = std::exp(-2.0), s = 1 + e1 + e2;
+  expect_values(run1("Softmax", {f64({3}, {1, 2, 3})}), DType::kFloat64, {3},
+                {e2 / s, e1 / s, 1 / s}, 1e-14, 0);
+  Tensor h = Tensor::from_vector<uint16_t>({2}, {float_to_half(0.0f), float_to_half(0.0f)});
+  expect_values(run1("Softmax", {h}), DType::kFloat16, {2}, {0.5, 0.5}, 0, 0);
 }
 
 TEST(Softmax, Opset11CoercesTo2D) {
@@ -214,13 +233,18 @@ TEST(LayerNorm, MatchesHandArithmetic) {
   expect_f32(outs[0], {2, 4}, want, 1e-6, 1e-7);
   expect_f32(outs[1], {2, 1}, {2.5, 5});
   expect_f32(outs[2], {2, 1}, {i0, i1});
+  // stash_type sets the statistics' output type.
+  auto outs64 = run_single_op("LayerNormalization", {{"x", x}, {"s", scale}, {"b", bias}},
+                              {{"stash_type", I(11)}}, 3);
+  expect_values(outs64[1], DType::kFloat64, {2, 1}, {2.5, 5}, 0, 0);
+  expect_values(outs64[2], DType::kFloat64, {2, 1}, {i0, i1}, 1e-12, 0);
   // No bias; axis 1 of [2,2,2] normalizes the last 4 elements with a [2,2] scale.
-  Tensor y = run1("LayerNormalization", {iota({2, 2, 2}), f32({2, 2}, {1, 1, 1, 2})},
-                  {{"axis", I(1)}});
+  Tensor y =
+      run1("LayerNormalization", {iota({2, 2, 2}), f32({2, 2}, {1, 1, 1, 2})}, {{"axis", I(1)}});
   const double iv = 1 / std::sqrt(1.25 + 1e-5);
   expect_f32(y, {2, 2, 2},
-             {-1.5 * iv, -0.5 * iv, 0.5 * iv, 3 * iv, -1.5 * iv, -0.5 * iv, 0.5 * iv, 3 * iv},
-             1e-6, 1e-7);
+             {-1.5 * iv, -0.5 * iv, 0.5 * iv, 3 * iv, -1.5 * iv, -0.5 * iv, 0.5 * iv, 3 * iv}, 1e-6,
+             1e-7);
   // A one-element scale broadcasts over the normalized shape.
   expect_f32(run1("LayerNormalization", {f32({1, 2}, {0, 2}), f32({1}, {3})},
                   {{"epsilon", Attribute::of_float(0)}}),
@@ -245,8 +269,8 @@ TEST(InstanceNorm, MatchesHandArithmetic) {
   Tensor x = f32({1, 2, 3}, {1, 2, 3, 2, 4, 9});
   Tensor y = run1("InstanceNormalization", {x, f32({2}, {1, 2}), f32({2}, {0, 1})});
   const double i0 = 1 / std::sqrt(2.0 / 3 + 1e-5), i1 = 1 / std::sqrt(26.0 / 3 + 1e-5);
-  expect_f32(y, {1, 2, 3},
-             {-1 * i0, 0, 1 * i0, 2 * -3 * i1 + 1, 2 * -1 * i1 + 1, 2 * 4 * i1 + 1}, 1e-6, 1e-7);
+  expect_f32(y, {1, 2, 3}, {-1 * i0, 0, 1 * i0, 2 * -3 * i1 + 1, 2 * -1 * i1 + 1, 2 * 4 * i1 + 1},
+             1e-6, 1e-7);
 }
 
 TEST(GroupNorm, MatchesPyTorch) {
@@ -254,7 +278,7 @@ TEST(GroupNorm, MatchesPyTorch) {
   for (size_t i = 0; i < v.size(); ++i) v[i] = std::pow(static_cast<float>(i), 1.5f);
   Tensor x = f32({2, 4, 3}, v);
   const std::vector<double> torch_out = {
-      -1.19779027, -0.942985713, -0.477094173, 0.126212969, 0.840646148, 1.65101123,
+      -1.19779027, -0.942985713, -0.477094173, 0.126212969,  0.840646148, 1.65101123,
       -3.80708599, -2.78118563,  -1.67912483,  -0.505842805, 0.734572709, 2.03866744,
       -1.42928398, -0.885285974, -0.319941461, 0.265972376,  0.87175703,  1.49678087,
       -3.87921071, -2.76637483,  -1.62385404,  -0.452400774, 0.747286022, 1.97455764};
@@ -266,22 +290,36 @@ TEST(GroupNorm, MatchesPyTorch) {
   expect_f32(run1("GroupNormalization", {x, f32({4}, {1, 1, 2, 2}), f32({4}, {0, 0, -1, -1})},
                   {{"num_groups", I(2)}}, 18),
              {2, 4, 3}, torch_out, 1e-5, 1e-6);
-  expect_error([&] {
-    run1("GroupNormalization", {x, f32({3}, {1, 1, 1}), f32({3}, {0, 0, 0})},
-         {{"num_groups", I(3)}}, 18);
-  }, {"test_GroupNormalization", "not divisible"});
+  expect_error(
+      [&] {
+        run1("GroupNormalization", {x, f32({3}, {1, 1, 1}), f32({3}, {0, 0, 0})},
+             {{"num_groups", I(3)}}, 18);
+      },
+      {"test_GroupNormalization", "not divisible"});
 }
 
 TEST(Normalization, BadParameterShapes) {
   Tensor x = f32({2, 4}, {1, 2, 3, 4, 5, 6, 7, 8});
-  expect_error([&] { run1("LayerNormalization", {x, f32({3}, {1, 1, 1})}); },
-               {"test_LayerNormalization", "Scale", "[3]", "[4]"});
-  expect_error([&] { run1("LayerNormalization", {x, f32({4}, {1, 1, 1, 1})}, {{"axis", I(2)}}); },
-               {"test_LayerNormalization", "axis 2"});
-  expect_error([&] { run1("InstanceNormalization", {x, f32({3}, {1, 1, 1}), f32({4}, {0, 0, 0, 0})}); },
-               {"test_InstanceNormalization", "scale", "[4]"});
-  expect_error([&] { run1("LayerNormalization", {x, i64({4}, {1, 1, 1, 1})}); },
-               {"test_LayerNormalization", "Scale is int64"});
+  expect_error(
+      [&] {
+        run1("LayerNormalization", {x, f32({3}, {1, 1, 1})});
+      },
+      {"test_LayerNormalization", "Scale", "[3]", "[4]"});
+  expect_error(
+      [&] {
+        run1("LayerNormalization", {x, f32({4}, {1, 1, 1, 1})}, {{"axis", I(2)}});
+      },
+      {"test_LayerNormalization", "axis 2"});
+  expect_error(
+      [&] {
+        run1("InstanceNormalization", {x, f32({3}, {1, 1, 1}), f32({4}, {0, 0, 0, 0})});
+      },
+      {"test_InstanceNormalization", "scale", "[4]"});
+  expect_error(
+      [&] {
+        run1("LayerNormalization", {x, i64({4}, {1, 1, 1, 1})});
+      },
+      {"test_LayerNormalization", "Scale is int64"});
 }
 
 }  // namespace

@@ -15,6 +15,7 @@ namespace {
 class LiveBytes {
  public:
   void add_external(const Tensor& t) { external_.insert(t.raw()); }
+  bool is_external(const Tensor& t) const { return external_.count(t.raw()) != 0; }
   void hold(const Tensor& t) {
     if (external_.count(t.raw())) return;
     auto [it, inserted] = held_.emplace(t.raw(), std::make_pair(0, t.nbytes()));
@@ -172,7 +173,10 @@ TensorMap ReferenceEngine::run(const TensorMap& inputs, ThreadPool& pool,
   last_peak_bytes_ = live.peak();
   TensorMap result;
   for (size_t i = 0; i < g.outputs.size(); ++i) {
-    result[g.outputs[i].name] = slots[output_slots_[i]];
+    const Tensor& t = slots[output_slots_[i]];
+    // An output that aliases a weight or a caller's input (Identity, Reshape of an initializer)
+    // is copied, so writing into a result can never change the model or the inputs.
+    result[g.outputs[i].name] = live.is_external(t) ? t.clone() : t;
   }
   return result;
 }

@@ -59,8 +59,7 @@ inline float dequantize_value(int32_t q, float scale, int32_t zero_point) {
 }
 
 // Quantize then dequantize: what a QDQ pair computes, for simulation and calibration.
-inline float fake_quantize(float x, float scale, int32_t zero_point, int32_t qmin,
-                           int32_t qmax) {
+inline float fake_quantize(float x, float scale, int32_t zero_point, int32_t qmin, int32_t qmax) {
   return dequantize_value(quantize_value(x, scale, zero_point, qmin, qmax), scale, zero_point);
 }
 

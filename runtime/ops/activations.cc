@@ -54,8 +54,10 @@ Tensor sigmoid(const Node& node, const Tensor& x, ThreadPool& pool) {
 void register_activation_ops(OpRegistry& r) {
   add_activation<NumericTypes>(r, "Relu", [](const Node&) {
     return [](auto x) {
-      if constexpr (std::is_unsigned_v<decltype(x)>) return x;
-      else return x < 0 ? decltype(x)(0) : x;  // NaN passes through, as in PyTorch
+      if constexpr (std::is_unsigned_v<decltype(x)>)
+        return x;
+      else
+        return x < 0 ? decltype(x)(0) : x;  // NaN passes through, as in PyTorch
     };
   });
   add_activation<FloatTypes>(r, "LeakyRelu", [](const Node& node) {
@@ -64,16 +66,13 @@ void register_activation_ops(OpRegistry& r) {
   });
   r.add("Sigmoid", [](const Node& node, int64_t) {
     check_num_inputs(node, 1, 1);
-    return make_kernel([](OpContext& ctx) {
-      ctx.set_output(0, sigmoid(ctx.node(), ctx.in(0), ctx.pool()));
-    });
+    return make_kernel(
+        [](OpContext& ctx) { ctx.set_output(0, sigmoid(ctx.node(), ctx.in(0), ctx.pool())); });
   });
-  add_activation<FloatTypes>(r, "Tanh", [](const Node&) {
-    return [](auto x) { return std::tanh(x); };
-  });
-  add_activation<FloatTypes>(r, "Erf", [](const Node&) {
-    return [](auto x) { return std::erf(x); };
-  });
+  add_activation<FloatTypes>(r, "Tanh",
+                             [](const Node&) { return [](auto x) { return std::tanh(x); }; });
+  add_activation<FloatTypes>(r, "Erf",
+                             [](const Node&) { return [](auto x) { return std::erf(x); }; });
   // Gelu is opset 20, but exporters emit it earlier: it is accepted at any opset.
   add_activation<FloatTypes>(r, "Gelu", [](const Node& node) {
     const std::string approximate = node.attr_string("approximate", "none");

@@ -32,8 +32,8 @@ Shape broadcast_shapes(const std::vector<Shape>& shapes, const std::string& who)
         continue;
       }
       throw make_error(who, ": cannot broadcast shapes ", shapes_str(shapes), " (dimension ",
-                       static_cast<int64_t>(lead + d) - static_cast<int64_t>(rank), ": ", o,
-                       " vs ", v, ")");
+                       static_cast<int64_t>(lead + d) - static_cast<int64_t>(rank), ": ", o, " vs ",
+                       v, ")");
     }
   }
   return out;
@@ -109,14 +109,14 @@ Tensor broadcast_to(const Tensor& t, const Shape& shape, const std::string& who,
     using T = decltype(tag);
     const T* in = t.data<T>();
     T* po = out.data<T>();
-    parallel_for_each_run(plan, pool, [&](int64_t o, const int64_t* off, const int64_t* st,
-                                          int64_t n) {
-      if (st[0]) {
-        std::copy(in + off[0], in + off[0] + n, po + o);
-      } else {
-        std::fill(po + o, po + o + n, in[off[0]]);
-      }
-    });
+    parallel_for_each_run(plan, pool,
+                          [&](int64_t o, const int64_t* off, const int64_t* st, int64_t n) {
+                            if (st[0]) {
+                              std::copy(in + off[0], in + off[0] + n, po + o);
+                            } else {
+                              std::fill(po + o, po + o + n, in[off[0]]);
+                            }
+                          });
   });
   return out;
 }

@@ -76,23 +76,23 @@ void parallel_for_each_run(const BroadcastPlan& plan, ThreadPool& pool, Fn&& fn,
 template <typename A, typename B, typename Out, typename F>
 void broadcast_binary(const BroadcastPlan& plan, const A* a, const B* b, Out* out, ThreadPool& pool,
                       F f) {
-  parallel_for_each_run(plan, pool, [&](int64_t o, const int64_t* off, const int64_t* st,
-                                        int64_t n) {
-    const A* pa = a + off[0];
-    const B* pb = b + off[1];
-    Out* po = out + o;
-    if (st[0] && st[1]) {
-      for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
-    } else if (st[0]) {
-      const B vb = *pb;
-      for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], vb);
-    } else if (st[1]) {
-      const A va = *pa;
-      for (int64_t i = 0; i < n; ++i) po[i] = f(va, pb[i]);
-    } else {
-      std::fill(po, po + n, static_cast<Out>(f(*pa, *pb)));
-    }
-  });
+  parallel_for_each_run(plan, pool,
+                        [&](int64_t o, const int64_t* off, const int64_t* st, int64_t n) {
+                          const A* pa = a + off[0];
+                          const B* pb = b + off[1];
+                          Out* po = out + o;
+                          if (st[0] && st[1]) {
+                            for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
+                          } else if (st[0]) {
+                            const B vb = *pb;
+                            for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], vb);
+                          } else if (st[1]) {
+                            const A va = *pa;
+                            for (int64_t i = 0; i < n; ++i) po[i] = f(va, pb[i]);
+                          } else {
+                            std::fill(po, po + n, static_cast<Out>(f(*pa, *pb)));
+                          }
+                        });
 }
 
 template <typename Fn>

@@ -23,8 +23,8 @@ struct ConvAxis {
   int64_t in = 1, kernel = 1, stride = 1, dilation = 1, pad_begin = 0, pad_end = 0, out = 1;
 };
 
-ConvAxis resolve_axis(const Node& node, const ConvAttrs& at, size_t i, size_t spatial,
-                      int64_t in, int64_t kernel) {
+ConvAxis resolve_axis(const Node& node, const ConvAttrs& at, size_t i, size_t spatial, int64_t in,
+                      int64_t kernel) {
   ConvAxis a;
   a.in = in;
   a.kernel = kernel;
@@ -56,8 +56,7 @@ void im2col(const float* x, int64_t channels, const ConvAxis& h, const ConvAxis&
   const int64_t rows = channels * h.kernel * w.kernel, cols = h.out * w.out;
   auto fill = [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      const int64_t c = r / (h.kernel * w.kernel), ki = r / w.kernel % h.kernel,
-                    kj = r % w.kernel;
+      const int64_t c = r / (h.kernel * w.kernel), ki = r / w.kernel % h.kernel, kj = r % w.kernel;
       const float* plane = x + c * h.in * w.in;
       float* dst = col + r * cols;
       for (int64_t oy = 0; oy < h.out; ++oy, dst += w.out) {
@@ -117,8 +116,8 @@ std::unique_ptr<OpKernel> make_conv(const Node& node, int64_t) {
     SQ_CHECK(x.dtype() == DType::kFloat32 && wt.dtype() == DType::kFloat32 &&
                  (!bias || bias->dtype() == DType::kFloat32),
              node.describe(), ": only float32 is supported");
-    SQ_CHECK((x.rank() == 3 || x.rank() == 4) && wt.rank() == x.rank(), node.describe(),
-             ": input ", shape_str(x.shape()), " and weight ", shape_str(wt.shape()),
+    SQ_CHECK((x.rank() == 3 || x.rank() == 4) && wt.rank() == x.rank(), node.describe(), ": input ",
+             shape_str(x.shape()), " and weight ", shape_str(wt.shape()),
              " must both be 3-D (1-D conv) or 4-D (2-D conv)");
     const auto spatial = static_cast<size_t>(x.rank() - 2);
     for (const auto* list : {&at.kernel_shape, &at.strides, &at.dilations}) {

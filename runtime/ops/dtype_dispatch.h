@@ -56,7 +56,7 @@ To convert_value(From v) {
     if (std::isnan(v)) return To(0);
     constexpr double kLimit = 9223372036854775807.0;  // 2^63
     double d = std::trunc(static_cast<double>(v));
-    int64_t i = d >= kLimit ? std::numeric_limits<int64_t>::max()
+    int64_t i = d >= kLimit   ? std::numeric_limits<int64_t>::max()
                 : d < -kLimit ? std::numeric_limits<int64_t>::min()
                               : static_cast<int64_t>(d);
     return static_cast<To>(i);

@@ -26,28 +26,36 @@ using Unsigned = std::make_unsigned_t<T>;
 struct AddOp {
   template <typename T>
   T operator()(T a, T b) const {
-    if constexpr (std::is_integral_v<T>) return static_cast<T>(Unsigned<T>(a) + Unsigned<T>(b));
-    else return a + b;
+    if constexpr (std::is_integral_v<T>)
+      return static_cast<T>(Unsigned<T>(a) + Unsigned<T>(b));
+    else
+      return a + b;
   }
 };
 struct SubOp {
   template <typename T>
   T operator()(T a, T b) const {
-    if constexpr (std::is_integral_v<T>) return static_cast<T>(Unsigned<T>(a) - Unsigned<T>(b));
-    else return a - b;
+    if constexpr (std::is_integral_v<T>)
+      return static_cast<T>(Unsigned<T>(a) - Unsigned<T>(b));
+    else
+      return a - b;
   }
 };
 struct MulOp {
   template <typename T>
   T operator()(T a, T b) const {
-    if constexpr (std::is_integral_v<T>) return static_cast<T>(Unsigned<T>(a) * Unsigned<T>(b));
-    else return a * b;
+    if constexpr (std::is_integral_v<T>)
+      return static_cast<T>(Unsigned<T>(a) * Unsigned<T>(b));
+    else
+      return a * b;
   }
 };
 template <typename T>
 T wrapping_neg(T a) {
-  if constexpr (std::is_integral_v<T>) return static_cast<T>(Unsigned<T>(0) - Unsigned<T>(a));
-  else return -a;
+  if constexpr (std::is_integral_v<T>)
+    return static_cast<T>(Unsigned<T>(0) - Unsigned<T>(a));
+  else
+    return -a;
 }
 struct DivOp {  // integers truncate toward zero, like C++ and ONNX
   template <typename T>
@@ -86,42 +94,60 @@ struct ModOp {
 struct PowOp {
   template <typename T>
   T operator()(T a, T b) const {
-    if constexpr (std::is_floating_point_v<T>) return std::pow(a, b);
-    else return convert_value<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
+    if constexpr (std::is_floating_point_v<T>)
+      return std::pow(a, b);
+    else
+      return convert_value<T>(std::pow(static_cast<double>(a), static_cast<double>(b)));
   }
 };
 template <typename T>
 bool is_nan(T v) {
-  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
-  else return false;
+  if constexpr (std::is_floating_point_v<T>)
+    return std::isnan(v);
+  else
+    return false;
 }
 struct MaxOp {  // NaN propagates, as in numpy.maximum and torch.maximum
   template <typename T>
-  T operator()(T a, T b) const { return (a > b || is_nan(a)) ? a : b; }
+  T operator()(T a, T b) const {
+    return (a > b || is_nan(a)) ? a : b;
+  }
 };
 struct MinOp {
   template <typename T>
-  T operator()(T a, T b) const { return (a < b || is_nan(a)) ? a : b; }
+  T operator()(T a, T b) const {
+    return (a < b || is_nan(a)) ? a : b;
+  }
 };
 struct EqualOp {
   template <typename T>
-  bool operator()(T a, T b) const { return a == b; }
+  bool operator()(T a, T b) const {
+    return a == b;
+  }
 };
 struct LessOp {
   template <typename T>
-  bool operator()(T a, T b) const { return a < b; }
+  bool operator()(T a, T b) const {
+    return a < b;
+  }
 };
 struct LessOrEqualOp {
   template <typename T>
-  bool operator()(T a, T b) const { return a <= b; }
+  bool operator()(T a, T b) const {
+    return a <= b;
+  }
 };
 struct GreaterOp {
   template <typename T>
-  bool operator()(T a, T b) const { return a > b; }
+  bool operator()(T a, T b) const {
+    return a > b;
+  }
 };
 struct GreaterOrEqualOp {
   template <typename T>
-  bool operator()(T a, T b) const { return a >= b; }
+  bool operator()(T a, T b) const {
+    return a >= b;
+  }
 };
 struct AndOp {
   bool operator()(bool a, bool b) const { return a && b; }
@@ -163,8 +189,8 @@ void add_binary(OpRegistry& r, const char* name, Op op = Op{}) {
   r.add(name, [op](const Node& node, int64_t) {
     check_num_inputs(node, 2, 2);
     return make_kernel([op](OpContext& ctx) {
-      ctx.set_output(0, apply_binary<kBoolOut, Types>(ctx.node(), ctx.in(0), ctx.in(1),
-                                                      ctx.pool(), op));
+      ctx.set_output(
+          0, apply_binary<kBoolOut, Types>(ctx.node(), ctx.in(0), ctx.in(1), ctx.pool(), op));
     });
   });
 }
@@ -197,9 +223,9 @@ void add_variadic(OpRegistry& r, const char* name, bool mean) {
         ++count;
       }
       if (mean) {
-        const double inv = 1.0 / static_cast<double>(count);
+        const double c = static_cast<double>(count);
         acc = map_unary(FloatTypes{}, acc, pool, n.describe(),
-                        [inv](auto v) { return v * static_cast<decltype(v)>(inv); });
+                        [c](auto v) { return v / static_cast<decltype(v)>(c); });
       }
       ctx.set_output(0, convert_tensor(acc, dtype, &pool));
     });
@@ -237,13 +263,17 @@ Tensor float_predicate(const Node& node, const Tensor& x, ThreadPool& pool, Pred
 void register_unary(OpRegistry& r) {
   add_unary<NumericTypes>(r, "Neg", [](auto x) { return wrapping_neg(x); });
   add_unary<NumericTypes>(r, "Abs", [](auto x) {
-    if constexpr (std::is_unsigned_v<decltype(x)>) return x;
-    else return x < 0 ? wrapping_neg(x) : x;
+    if constexpr (std::is_unsigned_v<decltype(x)>)
+      return x;
+    else
+      return x < 0 ? wrapping_neg(x) : x;
   });
   add_unary<NumericTypes>(r, "Sign", [](auto x) {
     using T = decltype(x);
-    if constexpr (std::is_unsigned_v<T>) return static_cast<T>(x > 0 ? 1 : 0);
-    else return is_nan(x) ? x : static_cast<T>(x > 0 ? 1 : (x < 0 ? -1 : 0));
+    if constexpr (std::is_unsigned_v<T>)
+      return static_cast<T>(x > 0 ? 1 : 0);
+    else
+      return is_nan(x) ? x : static_cast<T>(x > 0 ? 1 : (x < 0 ? -1 : 0));
   });
   add_unary<FloatTypes>(r, "Sqrt", [](auto x) { return std::sqrt(x); });
   add_unary<FloatTypes>(r, "Reciprocal", [](auto x) { return decltype(x)(1) / x; });
@@ -268,8 +298,8 @@ void register_unary(OpRegistry& r) {
     const bool pos = node.attr_int("detect_positive", 1) != 0;
     return make_kernel([neg, pos](OpContext& ctx) {
       ctx.set_output(0, float_predicate(ctx.node(), ctx.in(0), ctx.pool(), [neg, pos](auto v) {
-        return std::isinf(v) && (v > 0 ? pos : neg);
-      }));
+                       return std::isinf(v) && (v > 0 ? pos : neg);
+                     }));
     });
   });
 }
@@ -290,18 +320,19 @@ Tensor where(const Node& node, const Tensor& cond, const Tensor& x, const Tensor
     const T* px = x.data<T>();
     const T* py = y.data<T>();
     T* po = out.data<T>();
-    parallel_for_each_run(plan, pool, [&](int64_t o, const int64_t* off, const int64_t* st,
-                                          int64_t n) {
-      const bool* cc = c + off[0];
-      const T* xx = px + off[1];
-      const T* yy = py + off[2];
-      T* oo = po + o;
-      if (st[0] && st[1] && st[2]) {
-        for (int64_t i = 0; i < n; ++i) oo[i] = cc[i] ? xx[i] : yy[i];
-      } else {
-        for (int64_t i = 0; i < n; ++i) oo[i] = cc[i * st[0]] ? xx[i * st[1]] : yy[i * st[2]];
-      }
-    });
+    parallel_for_each_run(plan, pool,
+                          [&](int64_t o, const int64_t* off, const int64_t* st, int64_t n) {
+                            const bool* cc = c + off[0];
+                            const T* xx = px + off[1];
+                            const T* yy = py + off[2];
+                            T* oo = po + o;
+                            if (st[0] && st[1] && st[2]) {
+                              for (int64_t i = 0; i < n; ++i) oo[i] = cc[i] ? xx[i] : yy[i];
+                            } else {
+                              for (int64_t i = 0; i < n; ++i)
+                                oo[i] = cc[i * st[0]] ? xx[i * st[1]] : yy[i * st[2]];
+                            }
+                          });
   });
   return out;
 }
@@ -367,14 +398,14 @@ void register_misc(OpRegistry& r) {
     check_num_inputs(node, 1, 3);
     const double min_attr = node.attr_float("min", NAN), max_attr = node.attr_float("max", NAN);
     return make_kernel([min_attr, max_attr](OpContext& ctx) {
-      ctx.set_output(0, clip(ctx.node(), ctx.in(0), ctx.input(1), ctx.input(2), min_attr,
-                             max_attr, ctx.pool()));
+      ctx.set_output(0, clip(ctx.node(), ctx.in(0), ctx.input(1), ctx.input(2), min_attr, max_attr,
+                             ctx.pool()));
     });
   });
   r.add("Cast", [](const Node& node, int64_t) {
     check_num_inputs(node, 1, 1);
-    const DType to = dtype_from_onnx(static_cast<int>(node.attr_int("to")),
-                                     node.describe() + " attribute 'to'");
+    const DType to =
+        dtype_from_onnx(static_cast<int>(node.attr_int("to")), node.describe() + " attribute 'to'");
     return make_kernel(
         [to](OpContext& ctx) { ctx.set_output(0, convert_tensor(ctx.in(0), to, &ctx.pool())); });
   });
@@ -408,8 +439,8 @@ void register_elementwise_ops(OpRegistry& r) {
              fmod);
     const ModOp op{fmod == 1};
     return make_kernel([op](OpContext& ctx) {
-      ctx.set_output(0, apply_binary<false, NumericTypes>(ctx.node(), ctx.in(0), ctx.in(1),
-                                                          ctx.pool(), op));
+      ctx.set_output(
+          0, apply_binary<false, NumericTypes>(ctx.node(), ctx.in(0), ctx.in(1), ctx.pool(), op));
     });
   });
   // Pow allows an exponent of another type: it is converted to the base's type first.
@@ -418,8 +449,8 @@ void register_elementwise_ops(OpRegistry& r) {
     return make_kernel([](OpContext& ctx) {
       const Tensor& base = ctx.in(0);
       Tensor exponent = convert_tensor(ctx.in(1), base.dtype(), &ctx.pool());
-      ctx.set_output(0, apply_binary<false, NumericTypes>(ctx.node(), base, exponent, ctx.pool(),
-                                                          PowOp{}));
+      ctx.set_output(
+          0, apply_binary<false, NumericTypes>(ctx.node(), base, exponent, ctx.pool(), PowOp{}));
     });
   });
   add_variadic<MaxOp>(r, "Max", false);

@@ -6,6 +6,7 @@
 #include <optional>
 #include <type_traits>
 
+#include "runtime/ops/dtype_dispatch.h"
 #include "runtime/ops/op.h"
 #include "runtime/ops/shape_ops_util.h"
 
@@ -14,8 +15,8 @@ namespace {
 
 std::unique_ptr<OpKernel> make_constant(const Node& node, int64_t) {
   check_num_inputs(node, 0, 0);
-  static const char* const kKeys[] = {"value",      "value_float",  "value_floats",
-                                      "value_int",  "value_ints",   "value_string",
+  static const char* const kKeys[] = {"value",         "value_float", "value_floats",
+                                      "value_int",     "value_ints",  "value_string",
                                       "value_strings", "sparse_value"};
   int given = 0;
   for (const char* k : kKeys) given += node.has_attr(k) ? 1 : 0;
@@ -109,39 +110,41 @@ std::unique_ptr<OpKernel> make_range(const Node& node, int64_t) {
              dtype_name(l.dtype()), ", ", dtype_name(d.dtype()));
     SQ_CHECK(s.numel() == 1 && l.numel() == 1 && d.numel() == 1, node.describe(),
              ": start, limit and delta must be scalars");
-    switch (s.dtype()) {
-      case DType::kFloat32:
-        ctx.set_output(0, range_of(node, *s.data<float>(), *l.data<float>(), *d.data<float>()));
-        break;
-      case DType::kFloat64:
-        ctx.set_output(0, range_of(node, *s.data<double>(), *l.data<double>(), *d.data<double>()));
-        break;
-      case DType::kInt64:
-        ctx.set_output(0,
-                       range_of(node, *s.data<int64_t>(), *l.data<int64_t>(), *d.data<int64_t>()));
-        break;
-      case DType::kInt32:
-        ctx.set_output(0,
-                       range_of(node, *s.data<int32_t>(), *l.data<int32_t>(), *d.data<int32_t>()));
-        break;
-      default:
-        throw make_error(node.describe(), ": unsupported type ", dtype_name(s.dtype()),
-                         " (expected float32, float64, int64 or int32)");
-    }
+    visit_dtype(TypeList<float, double, int64_t, int32_t>{}, s.dtype(), node.describe(),
+                [&](auto tag) {
+                  using T = decltype(tag);
+                  ctx.set_output(0, range_of(node, *s.data<T>(), *l.data<T>(), *d.data<T>()));
+                });
   });
 }
 
 // Writes the value 1 of dtype t at element i of a raw buffer.
 void set_one(void* data, DType t, int64_t i) {
   switch (t) {
-    case DType::kFloat32: static_cast<float*>(data)[i] = 1.0f; break;
-    case DType::kFloat16: static_cast<uint16_t*>(data)[i] = float_to_half(1.0f); break;
-    case DType::kFloat64: static_cast<double*>(data)[i] = 1.0; break;
-    case DType::kInt64: static_cast<int64_t*>(data)[i] = 1; break;
-    case DType::kInt32: static_cast<int32_t*>(data)[i] = 1; break;
-    case DType::kInt8: static_cast<int8_t*>(data)[i] = 1; break;
-    case DType::kUInt8: static_cast<uint8_t*>(data)[i] = 1; break;
-    case DType::kBool: static_cast<bool*>(data)[i] = true; break;
+    case DType::kFloat32:
+      static_cast<float*>(data)[i] = 1.0f;
+      break;
+    case DType::kFloat16:
+      static_cast<uint16_t*>(data)[i] = float_to_half(1.0f);
+      break;
+    case DType::kFloat64:
+      static_cast<double*>(data)[i] = 1.0;
+      break;
+    case DType::kInt64:
+      static_cast<int64_t*>(data)[i] = 1;
+      break;
+    case DType::kInt32:
+      static_cast<int32_t*>(data)[i] = 1;
+      break;
+    case DType::kInt8:
+      static_cast<int8_t*>(data)[i] = 1;
+      break;
+    case DType::kUInt8:
+      static_cast<uint8_t*>(data)[i] = 1;
+      break;
+    case DType::kBool:
+      static_cast<bool*>(data)[i] = true;
+      break;
   }
 }
 
@@ -149,8 +152,9 @@ std::unique_ptr<OpKernel> make_eye_like(const Node& node, int64_t) {
   check_num_inputs(node, 1, 1);
   const int64_t diagonal = node.attr_int("k", 0);
   std::optional<DType> dtype;
-  if (node.has_attr("dtype")) dtype = dtype_from_onnx(static_cast<int>(node.attr_int("dtype")),
-                                                      node.describe() + " attribute 'dtype'");
+  if (node.has_attr("dtype"))
+    dtype = dtype_from_onnx(static_cast<int>(node.attr_int("dtype")),
+                            node.describe() + " attribute 'dtype'");
   return make_kernel([diagonal, dtype](OpContext& ctx) {
     const Tensor& x = ctx.in(0);
     SQ_CHECK(x.rank() == 2, ctx.node().describe(), ": input ", shape_str(x.shape()),

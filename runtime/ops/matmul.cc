@@ -2,12 +2,17 @@
 // chunked Eigen GEMM of matmul_gemm.h.
 #include <algorithm>
 
+#include "runtime/ops/broadcast.h"
+#include "runtime/ops/dtype_dispatch.h"
 #include "runtime/ops/matmul_gemm.h"
 #include "runtime/ops/op.h"
 #include "runtime/ops/shape_ops_util.h"
 
 namespace sq {
 namespace {
+
+// Element types of MatMul and Gemm.
+using MatrixTypes = TypeList<float, double, int32_t, int64_t>;
 
 // Shapes and per-batch offsets of one MatMul, resolved from its input shapes.
 struct MatMulPlan {
@@ -28,49 +33,29 @@ MatMulPlan plan_matmul(const Node& node, const Shape& a, const Shape& b) {
   p.n = vec_b ? 1 : b.back();
   SQ_CHECK(p.k == kb, node.describe(), ": inner dimensions differ: A ", shape_str(a), " x B ",
            shape_str(b), " (", p.k, " vs ", kb, ")");
-  // Right-aligned numpy broadcast of the batch dimensions.
+  // The batch dimensions broadcast numpy-style; each batch element is one matrix product.
   const Shape ba(a.begin(), a.end() - (vec_a ? 1 : 2)), bb(b.begin(), b.end() - (vec_b ? 1 : 2));
-  const size_t rank = std::max(ba.size(), bb.size());
-  Shape pa(rank - ba.size(), 1), pb(rank - bb.size(), 1);
-  pa.insert(pa.end(), ba.begin(), ba.end());
-  pb.insert(pb.end(), bb.begin(), bb.end());
-  Shape batch(rank);
-  for (size_t d = 0; d < rank; ++d) {
-    SQ_CHECK(pa[d] == pb[d] || pa[d] == 1 || pb[d] == 1, node.describe(),
-             ": batch dimensions of A ", shape_str(a), " and B ", shape_str(b),
-             " do not broadcast");
-    batch[d] = pa[d] == 1 ? pb[d] : pa[d];
-  }
-  p.out = batch;
+  const BroadcastPlan batch =
+      make_broadcast_plan({ba, bb}, node.describe() + " (batch dimensions of A " + shape_str(a) +
+                                        " and B " + shape_str(b) + ")");
+  p.out = batch.out_shape;
   if (!vec_a) p.out.push_back(p.m);
   if (!vec_b) p.out.push_back(p.n);
-
-  const int64_t batches = shape_numel(batch);
-  p.batches = batches;
-  if (shape_numel(pb) == 1 && pa == batch) {
-    p.fold_batch = true;
+  p.batches = batch.numel;
+  if (shape_numel(bb) == 1) {
+    p.fold_batch = true;  // A's matrices are consecutive and all use the same B
     return p;
   }
-  // Offsets by an odometer over the broadcast batch shape (stride 0 on broadcast dimensions).
-  auto sa = contiguous_strides(pa), sb = contiguous_strides(pb);
-  for (size_t d = 0; d < rank; ++d) {
-    if (pa[d] == 1) sa[d] = 0;
-    if (pb[d] == 1) sb[d] = 0;
-  }
-  std::vector<int64_t> idx(rank, 0);
-  int64_t oa = 0, ob = 0;
-  for (int64_t i = 0; i < batches; ++i) {
-    p.a_offsets.push_back(oa * p.m * p.k);
-    p.b_offsets.push_back(ob * p.k * p.n);
-    for (size_t d = rank; d-- > 0;) {
-      oa += sa[d];
-      ob += sb[d];
-      if (++idx[d] < batch[d]) break;
-      oa -= sa[d] * batch[d];
-      ob -= sb[d] * batch[d];
-      idx[d] = 0;
-    }
-  }
+  p.a_offsets.resize(static_cast<size_t>(p.batches));
+  p.b_offsets.resize(static_cast<size_t>(p.batches));
+  batch.for_each_run(0, p.batches,
+                     [&](int64_t o, const int64_t* off, const int64_t* st, int64_t n) {
+                       for (int64_t j = 0; j < n; ++j) {
+                         const auto i = static_cast<size_t>(o + j);
+                         p.a_offsets[i] = (off[0] + j * st[0]) * p.m * p.k;
+                         p.b_offsets[i] = (off[1] + j * st[1]) * p.k * p.n;
+                       }
+                     });
   return p;
 }
 
@@ -118,15 +103,10 @@ Tensor matmul_any(const Node& node, const Tensor& a, const Tensor& b, ThreadPool
   const MatMulPlan plan = plan_matmul(node, a.shape(), b.shape());
   Tensor y(a.dtype(), plan.out);
   if (y.numel() == 0) return y;
-  switch (a.dtype()) {
-    case DType::kFloat32: run_matmul(plan, a.data<float>(), b.data<float>(), y.data<float>(), pool); break;
-    case DType::kFloat64: run_matmul(plan, a.data<double>(), b.data<double>(), y.data<double>(), pool); break;
-    case DType::kInt32: run_matmul(plan, a.data<int32_t>(), b.data<int32_t>(), y.data<int32_t>(), pool); break;
-    case DType::kInt64: run_matmul(plan, a.data<int64_t>(), b.data<int64_t>(), y.data<int64_t>(), pool); break;
-    default:
-      throw make_error(node.describe(), ": unsupported type ", dtype_name(a.dtype()),
-                       " (expected float32, float64, int32 or int64)");
-  }
+  visit_dtype(MatrixTypes{}, a.dtype(), node.describe(), [&](auto tag) {
+    using T = decltype(tag);
+    run_matmul(plan, a.data<T>(), b.data<T>(), y.data<T>(), pool);
+  });
   return y;
 }
 
@@ -145,8 +125,8 @@ struct GemmAttrs {
 };
 
 template <typename T>
-void run_gemm(const GemmAttrs& at, const Tensor& a, const Tensor& b, const Tensor* c,
-              Tensor& y, ThreadPool& pool) {
+void run_gemm(const GemmAttrs& at, const Tensor& a, const Tensor& b, const Tensor* c, Tensor& y,
+              ThreadPool& pool) {
   const int64_t m = y.dim(0), n = y.dim(1);
   GemmProblem<T> g;
   g.trans_a = at.trans_a;
@@ -201,15 +181,8 @@ std::unique_ptr<OpKernel> make_gemm(const Node& node, int64_t) {
                ": C ", shape_str(cs), " does not broadcast to [", m, ",", n, "]");
     }
     Tensor y(a.dtype(), {m, n});
-    switch (a.dtype()) {
-      case DType::kFloat32: run_gemm<float>(at, a, b, c, y, ctx.pool()); break;
-      case DType::kFloat64: run_gemm<double>(at, a, b, c, y, ctx.pool()); break;
-      case DType::kInt32: run_gemm<int32_t>(at, a, b, c, y, ctx.pool()); break;
-      case DType::kInt64: run_gemm<int64_t>(at, a, b, c, y, ctx.pool()); break;
-      default:
-        throw make_error(node.describe(), ": unsupported type ", dtype_name(a.dtype()),
-                         " (expected float32, float64, int32 or int64)");
-    }
+    visit_dtype(MatrixTypes{}, a.dtype(), node.describe(),
+                [&](auto tag) { run_gemm<decltype(tag)>(at, a, b, c, y, ctx.pool()); });
     ctx.set_output(0, std::move(y));
   });
 }
@@ -226,8 +199,8 @@ Tensor subtract_zero_point(const Node& node, const Tensor& x, const Tensor* zp, 
   int32_t* out = y.data<int32_t>();
   const int axis = x.rank() - axis_from_end;
   const int64_t along = axis >= 0 ? x.dim(axis) : 1;
-  const int64_t inner = dims_product(x.shape(), static_cast<size_t>(std::max(axis, 0)) + 1,
-                                     x.shape().size());
+  const int64_t inner =
+      dims_product(x.shape(), static_cast<size_t>(std::max(axis, 0)) + 1, x.shape().size());
   std::vector<int32_t> z(1, 0);
   if (zp) {
     SQ_CHECK(zp->dtype() == x.dtype(), node.describe(), ": zero point of ", what, " is ",
@@ -236,7 +209,8 @@ Tensor subtract_zero_point(const Node& node, const Tensor& x, const Tensor* zp, 
              node.describe(), ": zero point of ", what, " has shape ", shape_str(zp->shape()),
              ", expected one value or ", along);
     z.clear();
-    for (int64_t i = 0; i < zp->numel(); ++i) z.push_back(static_cast<int32_t>(zp->get_as_int64(i)));
+    for (int64_t i = 0; i < zp->numel(); ++i)
+      z.push_back(static_cast<int32_t>(zp->get_as_int64(i)));
   }
   for (int64_t i = 0; i < x.numel(); ++i) {
     const int32_t zi = z.size() == 1 ? z[0] : z[static_cast<size_t>(i / inner % along)];

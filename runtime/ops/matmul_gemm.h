@@ -90,7 +90,8 @@ void tile(const GemmProblem<T>& p, int64_t m0, int64_t m1, int64_t n0, int64_t n
   if (p.trans_a) {
     p.trans_b ? block<T, true, true>(p, m0, m1, n0, n1) : block<T, true, false>(p, m0, m1, n0, n1);
   } else {
-    p.trans_b ? block<T, false, true>(p, m0, m1, n0, n1) : block<T, false, false>(p, m0, m1, n0, n1);
+    p.trans_b ? block<T, false, true>(p, m0, m1, n0, n1)
+              : block<T, false, false>(p, m0, m1, n0, n1);
   }
 }
 

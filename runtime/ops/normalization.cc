@@ -67,7 +67,7 @@ void check_same_type(const Node& node, const Tensor& x, const Tensor* t, const c
 
 // ---- LayerNormalization. ----
 
-void layer_norm(OpContext& ctx, int64_t axis_attr, double epsilon) {
+void layer_norm(OpContext& ctx, int64_t axis_attr, double epsilon, DType stash) {
   const Node& node = ctx.node();
   ThreadPool& pool = ctx.pool();
   const Tensor& x0 = ctx.in(0);
@@ -91,9 +91,9 @@ void layer_norm(OpContext& ctx, int64_t axis_attr, double epsilon) {
   };
   Tensor scale = prepare(&ctx.in(1), "Scale"), bias = prepare(ctx.input(2), "B");
   Tensor y(x.dtype(), x.shape());
-  Tensor mean(DType::kFloat32, stat_shape), inv_std(DType::kFloat32, stat_shape);
-  float* mean_out = mean.data<float>();
-  float* inv_out = inv_std.data<float>();
+  Tensor mean(DType::kFloat64, stat_shape), inv_std(DType::kFloat64, stat_shape);
+  double* mean_out = mean.data<double>();
+  double* inv_out = inv_std.data<double>();
   visit_dtype(FloatTypes{}, x.dtype(), node.describe(), [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
@@ -103,13 +103,13 @@ void layer_norm(OpContext& ctx, int64_t axis_attr, double epsilon) {
     parallel_rows(pool, rows, len, [&](int64_t r) {
       const RowStats s = row_stats(px + r * len, len, epsilon);
       affine_per_element(px + r * len, py + r * len, len, s, ps, pb);
-      mean_out[r] = static_cast<float>(s.mean);
-      inv_out[r] = static_cast<float>(s.inv_std);
+      mean_out[r] = s.mean;
+      inv_out[r] = s.inv_std;
     });
   });
   ctx.set_output(0, convert_tensor(y, x0.dtype(), &pool));
-  if (ctx.num_outputs() > 1) ctx.set_output(1, std::move(mean));
-  if (ctx.num_outputs() > 2) ctx.set_output(2, std::move(inv_std));
+  if (ctx.num_outputs() > 1) ctx.set_output(1, convert_tensor(mean, stash, &pool));
+  if (ctx.num_outputs() > 2) ctx.set_output(2, convert_tensor(inv_std, stash, &pool));
 }
 
 // ---- InstanceNormalization and GroupNormalization. ----
@@ -168,10 +168,14 @@ void register_normalization_ops(OpRegistry& r) {
     check_num_inputs(node, 2, 3);
     const int64_t axis = node.attr_int("axis", -1);
     const double epsilon = node.attr_float("epsilon", 1e-5f);
-    const int64_t stash = node.attr_int("stash_type", 1);
-    SQ_CHECK(stash == 1, node.describe(), ": stash_type ", stash,
-             " is not supported (statistics are computed in double and stored as float32)");
-    return make_kernel([axis, epsilon](OpContext& ctx) { layer_norm(ctx, axis, epsilon); });
+    // Statistics are always computed in double; stash_type only sets the type of the optional
+    // Mean and InvStdDev outputs.
+    const DType stash = dtype_from_onnx(static_cast<int>(node.attr_int("stash_type", 1)),
+                                        node.describe() + " attribute 'stash_type'");
+    SQ_CHECK(dtype_is_float(stash), node.describe(), ": stash_type must be a float type, got ",
+             dtype_name(stash));
+    return make_kernel(
+        [axis, epsilon, stash](OpContext& ctx) { layer_norm(ctx, axis, epsilon, stash); });
   });
   r.add("InstanceNormalization", [](const Node& node, int64_t) {
     check_num_inputs(node, 3, 3);

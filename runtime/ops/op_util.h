@@ -22,8 +22,8 @@ constexpr int64_t kElementwiseGrain = 1 << 15;
 constexpr int64_t kInnerBlock = 256;
 
 // Runs fn(o, i_begin, i_end) over an [outer, inner] index space on the pool, in tasks of one
-// outer index and a block of at most kInnerBlock inner indices (for kernels that walk a middle axis of
-// an [outer, axis, inner] view). `cost` is the work per (o, i) pair, used to size chunks.
+// outer index and a block of at most kInnerBlock inner indices (for kernels that walk a middle axis
+// of an [outer, axis, inner] view). `cost` is the work per (o, i) pair, used to size chunks.
 template <typename Fn>
 void parallel_outer_inner(ThreadPool& pool, int64_t outer, int64_t inner, int64_t cost, Fn fn) {
   const int64_t blocks = (inner + kInnerBlock - 1) / kInnerBlock;

@@ -19,8 +19,8 @@ struct QuantParams {
   int64_t outer = 1, channels = 1, inner = 1;
 };
 
-QuantParams resolve_params(const Node& node, const Shape& x, const Tensor& scale,
-                           const Tensor* zp, int64_t axis) {
+QuantParams resolve_params(const Node& node, const Shape& x, const Tensor& scale, const Tensor* zp,
+                           int64_t axis) {
   SQ_CHECK(scale.dtype() == DType::kFloat32, node.describe(), ": scale must be float32, got ",
            dtype_name(scale.dtype()));
   QuantParams p;
@@ -147,9 +147,15 @@ std::unique_ptr<OpKernel> make_dequantize_linear(const Node& node, int64_t) {
     Tensor y(DType::kFloat32, x.shape());
     float* out = y.data<float>();
     switch (x.dtype()) {
-      case DType::kUInt8: dequantize_all(x.data<uint8_t>(), p, out, ctx.pool()); break;
-      case DType::kInt8: dequantize_all(x.data<int8_t>(), p, out, ctx.pool()); break;
-      case DType::kInt32: dequantize_all(x.data<int32_t>(), p, out, ctx.pool()); break;
+      case DType::kUInt8:
+        dequantize_all(x.data<uint8_t>(), p, out, ctx.pool());
+        break;
+      case DType::kInt8:
+        dequantize_all(x.data<int8_t>(), p, out, ctx.pool());
+        break;
+      case DType::kInt32:
+        dequantize_all(x.data<int32_t>(), p, out, ctx.pool());
+        break;
       default:
         throw make_error(node.describe(), ": input must be uint8, int8 or int32, got ",
                          dtype_name(x.dtype()));

@@ -31,8 +31,10 @@ struct Reducer {
   // Integer accumulation goes through unsigned arithmetic so overflow wraps instead of being
   // undefined; for floats these are the identity.
   static auto unsigned_of(T x) {
-    if constexpr (std::is_floating_point_v<T>) return static_cast<double>(x);
-    else return static_cast<uint64_t>(static_cast<int64_t>(x));
+    if constexpr (std::is_floating_point_v<T>)
+      return static_cast<double>(x);
+    else
+      return static_cast<uint64_t>(static_cast<int64_t>(x));
   }
   template <typename U>
   static Wide wrap(U v) {
@@ -41,11 +43,15 @@ struct Reducer {
 
   static Acc init() {
     if constexpr (K == Kind::kMax) {
-      if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
-      else return std::numeric_limits<T>::lowest();
+      if constexpr (std::is_floating_point_v<T>)
+        return -std::numeric_limits<T>::infinity();
+      else
+        return std::numeric_limits<T>::lowest();
     } else if constexpr (K == Kind::kMin) {
-      if constexpr (std::is_floating_point_v<T>) return std::numeric_limits<T>::infinity();
-      else return std::numeric_limits<T>::max();
+      if constexpr (std::is_floating_point_v<T>)
+        return std::numeric_limits<T>::infinity();
+      else
+        return std::numeric_limits<T>::max();
     } else if constexpr (K == Kind::kProd) {
       return 1;
     } else {
@@ -54,11 +60,15 @@ struct Reducer {
   }
   static Acc step(Acc a, T x) {
     if constexpr (K == Kind::kMax) {
-      if constexpr (std::is_floating_point_v<T>) return (x > a || std::isnan(x)) ? x : a;
-      else return x > a ? x : a;
+      if constexpr (std::is_floating_point_v<T>)
+        return (x > a || std::isnan(x)) ? x : a;
+      else
+        return x > a ? x : a;
     } else if constexpr (K == Kind::kMin) {
-      if constexpr (std::is_floating_point_v<T>) return (x < a || std::isnan(x)) ? x : a;
-      else return x < a ? x : a;
+      if constexpr (std::is_floating_point_v<T>)
+        return (x < a || std::isnan(x)) ? x : a;
+      else
+        return x < a ? x : a;
     } else if constexpr (K == Kind::kProd) {
       return wrap(static_cast<UWide>(a) * unsigned_of(x));
     } else if constexpr (K == Kind::kSumSquare || K == Kind::kL2) {
@@ -90,7 +100,7 @@ struct ReduceLayout {
   Shape out_shape;
   int64_t count = 1;  // elements per reduced group
   bool contiguous_block = false;
-  int64_t outer = 1, inner = 1;  // valid when contiguous_block
+  int64_t outer = 1, inner = 1;                                   // valid when contiguous_block
   std::vector<int64_t> kept_dims, kept_strides, reduced_offsets;  // otherwise
 };
 
@@ -115,7 +125,8 @@ ReduceLayout make_layout(const Shape& shape, const std::vector<int64_t>& axes, b
     }
   }
   bool block = true;
-  for (int64_t d = first; first >= 0 && d <= last; ++d) block = block && (reduced[d] || shape[d] == 1);
+  for (int64_t d = first; first >= 0 && d <= last; ++d)
+    block = block && (reduced[d] || shape[d] == 1);
   if (block) {
     l.contiguous_block = true;
     const int64_t split_lo = first < 0 ? rank : first, split_hi = first < 0 ? rank : last + 1;
@@ -146,7 +157,8 @@ void reduce_typed(const ReduceLayout& l, const T* x, T* out, ThreadPool& pool) {
   using Acc = typename R::Acc;
   const int64_t count = l.count;
   if (l.contiguous_block && l.inner == 1) {
-    pool.parallel_for(l.outer, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, count)),
+    pool.parallel_for(l.outer,
+                      std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, count)),
                       [&](int64_t b, int64_t e) {
                         for (int64_t o = b; o < e; ++o) {
                           const T* row = x + o * count;
@@ -170,7 +182,8 @@ void reduce_typed(const ReduceLayout& l, const T* x, T* out, ThreadPool& pool) {
   } else {
     const int64_t num_out = shape_numel(l.kept_dims);
     const auto& offs = l.reduced_offsets;
-    pool.parallel_for(num_out, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, count)),
+    pool.parallel_for(num_out,
+                      std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, count)),
                       [&](int64_t b, int64_t e) {
                         for (int64_t idx = b; idx < e; ++idx) {
                           int64_t base = 0, rest = idx;
@@ -271,8 +284,9 @@ void add_arg_reduce(OpRegistry& r, const char* name) {
     const bool last = node.attr_int("select_last_index", 0) != 0;
     return make_kernel([axis_attr, keepdims, last](OpContext& ctx) {
       const Node& n = ctx.node();
-      Tensor x = convert_tensor(ctx.in(0), ctx.in(0).dtype() == DType::kFloat16
-                                               ? DType::kFloat32 : ctx.in(0).dtype(), &ctx.pool());
+      Tensor x = convert_tensor(
+          ctx.in(0), ctx.in(0).dtype() == DType::kFloat16 ? DType::kFloat32 : ctx.in(0).dtype(),
+          &ctx.pool());
       const int64_t axis = normalize_axis(n, axis_attr, x.rank());
       const int64_t len = x.dim(static_cast<int>(axis));
       SQ_CHECK(len > 0, n.describe(), ": cannot take ", kMax ? "ArgMax" : "ArgMin",
@@ -282,8 +296,10 @@ void add_arg_reduce(OpRegistry& r, const char* name) {
       for (int64_t d = 0; d < x.rank(); ++d) {
         if (d < axis) outer *= x.dim(static_cast<int>(d));
         if (d > axis) inner *= x.dim(static_cast<int>(d));
-        if (d != axis) out_shape.push_back(x.dim(static_cast<int>(d)));
-        else if (keepdims) out_shape.push_back(1);
+        if (d != axis)
+          out_shape.push_back(x.dim(static_cast<int>(d)));
+        else if (keepdims)
+          out_shape.push_back(1);
       }
       Tensor out(DType::kInt64, out_shape);
       visit_dtype(NumericTypes{}, x.dtype(), n.describe(), [&](auto tag) {

@@ -4,8 +4,8 @@
 #include <numeric>
 
 #include "runtime/ops/op.h"
-#include "runtime/ops/shape_ops_util.h"
 #include "runtime/ops/shape_ops_strided_copy.h"
+#include "runtime/ops/shape_ops_util.h"
 
 namespace sq {
 namespace {
@@ -66,8 +66,8 @@ std::unique_ptr<OpKernel> make_transpose(const Node& node, int64_t) {
     std::vector<int64_t> sorted = *perm;
     std::sort(sorted.begin(), sorted.end());
     for (size_t i = 0; i < sorted.size(); ++i) {
-      SQ_CHECK(sorted[i] == static_cast<int64_t>(i), node.describe(), ": perm ",
-               shape_str(*perm), " is not a permutation of 0..", perm->size() - 1);
+      SQ_CHECK(sorted[i] == static_cast<int64_t>(i), node.describe(), ": perm ", shape_str(*perm),
+               " is not a permutation of 0..", perm->size() - 1);
     }
   }
   return make_kernel([perm](OpContext& ctx) {

@@ -73,8 +73,8 @@ void copy_rows(const T* src, const Shape& shape, const std::vector<int64_t>& str
 // Batched 2-D transpose: the second-to-last axis has source stride 1, the last does not.
 // Tasks are (batch, block of kTile output rows); each copies kTile x kTile tiles.
 template <typename T>
-void transpose_tiles(const T* src, const Shape& shape, const std::vector<int64_t>& strides,
-                     T* dst, int64_t t0, int64_t t1) {
+void transpose_tiles(const T* src, const Shape& shape, const std::vector<int64_t>& strides, T* dst,
+                     int64_t t0, int64_t t1) {
   const size_t r = shape.size();
   const int64_t a = shape[r - 2], b = shape[r - 1], sb = strides[r - 1];
   const int64_t blocks = (a + kTile - 1) / kTile;

@@ -65,10 +65,18 @@ inline int64_t read_int_scalar(const Node& node, const Tensor& t, const char* wh
 template <typename F>
 inline void with_elem_type(size_t size, F&& f) {
   switch (size) {
-    case 1: f(uint8_t{}); break;
-    case 2: f(uint16_t{}); break;
-    case 4: f(uint32_t{}); break;
-    default: f(uint64_t{}); break;
+    case 1:
+      f(uint8_t{});
+      break;
+    case 2:
+      f(uint16_t{});
+      break;
+    case 4:
+      f(uint32_t{});
+      break;
+    default:
+      f(uint64_t{});
+      break;
   }
 }
 

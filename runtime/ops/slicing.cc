@@ -16,7 +16,8 @@ constexpr int64_t kMinBytesPerTask = int64_t{1} << 16;
 
 void parallel_items(ThreadPool& pool, int64_t n, int64_t bytes_per_item,
                     const std::function<void(int64_t, int64_t)>& fn) {
-  const int64_t grain = std::max<int64_t>(1, kMinBytesPerTask / std::max<int64_t>(1, bytes_per_item));
+  const int64_t grain =
+      std::max<int64_t>(1, kMinBytesPerTask / std::max<int64_t>(1, bytes_per_item));
   if (n > grain) {
     pool.parallel_for(n, grain, fn);
   } else if (n > 0) {
@@ -103,9 +104,8 @@ SliceAxis clamp_slice(int64_t start, int64_t end, int64_t step, int64_t dim) {
   } else {
     start = std::clamp<int64_t>(start, 0, dim - 1);
     end = std::clamp<int64_t>(end, -1, dim - 1);
-    const int64_t mag = step == std::numeric_limits<int64_t>::min()
-                            ? std::numeric_limits<int64_t>::max()
-                            : -step;
+    const int64_t mag =
+        step == std::numeric_limits<int64_t>::min() ? std::numeric_limits<int64_t>::max() : -step;
     s.count = start > end ? (start - end - 1) / mag + 1 : 0;
   }
   s.start = s.count > 0 ? start : 0;
@@ -137,10 +137,10 @@ std::unique_ptr<OpKernel> make_slice(const Node& node, int64_t opset) {
       if (const Tensor* t = ctx.input(4)) steps = read_int_list(node, *t, "steps");
     }
     const size_t n = starts.size();
-    SQ_CHECK(ends.size() == n && (!axes || axes->size() == n) && (steps.empty() || steps.size() == n),
-             node.describe(), ": starts, ends, axes and steps must have the same length (got ", n,
-             ", ", ends.size(), ", ", axes ? axes->size() : n, ", ", steps.empty() ? n : steps.size(),
-             ")");
+    SQ_CHECK(
+        ends.size() == n && (!axes || axes->size() == n) && (steps.empty() || steps.size() == n),
+        node.describe(), ": starts, ends, axes and steps must have the same length (got ", n, ", ",
+        ends.size(), ", ", axes ? axes->size() : n, ", ", steps.empty() ? n : steps.size(), ")");
     const int r = x.rank();
     const auto in_strides = contiguous_strides(x.shape());
     Shape out = x.shape();
@@ -194,8 +194,8 @@ std::unique_ptr<OpKernel> make_split(const Node& node, int64_t opset) {
     } else {
       // Equal parts; if uneven, every part has ceil(dim / n) and the last one what is left.
       const int64_t chunk = (dim + n - 1) / n;
-      SQ_CHECK(dim - chunk * (n - 1) >= 0, node.describe(), ": cannot split axis ", a,
-               " of size ", dim, " into ", n, " outputs");
+      SQ_CHECK(dim - chunk * (n - 1) >= 0, node.describe(), ": cannot split axis ", a, " of size ",
+               dim, " into ", n, " outputs");
       sizes.assign(static_cast<size_t>(n), chunk);
       sizes.back() = dim - chunk * (n - 1);
     }
@@ -264,7 +264,8 @@ std::unique_ptr<OpKernel> make_gather(const Node& node, int64_t) {
     parallel_items(ctx.pool(), inner > 0 ? outer * nidx : 0, inner, [&](int64_t b, int64_t e) {
       for (int64_t item = b; item < e; ++item) {
         const int64_t o = item / nidx, j = item % nidx;
-        std::memcpy(dst + item * inner, bytes(x) + (o * dim + index[static_cast<size_t>(j)]) * inner,
+        std::memcpy(dst + item * inner,
+                    bytes(x) + (o * dim + index[static_cast<size_t>(j)]) * inner,
                     static_cast<size_t>(inner));
       }
     });
@@ -446,9 +447,12 @@ int64_t pad_source(PadMode mode, int64_t o, int64_t pb, int64_t dim) {
   const int64_t i = o - pb;
   if (i >= 0 && i < dim) return i;
   switch (mode) {
-    case PadMode::kConstant: return -1;
-    case PadMode::kEdge: return std::clamp<int64_t>(i, 0, dim - 1);
-    case PadMode::kWrap: return (i % dim + dim) % dim;
+    case PadMode::kConstant:
+      return -1;
+    case PadMode::kEdge:
+      return std::clamp<int64_t>(i, 0, dim - 1);
+    case PadMode::kWrap:
+      return (i % dim + dim) % dim;
     case PadMode::kReflect: {
       if (dim == 1) return 0;
       const int64_t period = 2 * (dim - 1);
@@ -505,8 +509,8 @@ std::unique_ptr<OpKernel> make_pad(const Node& node, int64_t opset) {
       const auto a = static_cast<size_t>(axes[i]);
       begin[a] = pads[i];
       out[a] += pads[i] + pads[i + na];
-      SQ_CHECK(out[a] >= 0, node.describe(), ": pads ", shape_str(pads),
-               " crop more than axis ", a, " of input ", shape_str(x.shape()), " holds");
+      SQ_CHECK(out[a] >= 0, node.describe(), ": pads ", shape_str(pads), " crop more than axis ", a,
+               " of input ", shape_str(x.shape()), " holds");
       SQ_CHECK(mode == PadMode::kConstant || x.dim(static_cast<int>(a)) > 0 || out[a] == 0,
                node.describe(), ": cannot ", mode_name, "-pad empty axis ", a);
     }

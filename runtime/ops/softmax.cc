@@ -6,8 +6,8 @@
 // holding only float-min values is uniform (exp(0) everywhere), and a row whose maximum is -inf
 // (two masks added) is defined as uniform too, never NaN. Rows run in parallel; the max, exp and
 // sum passes use the vectorized helpers of vec_math.h. Sums accumulate in double.
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -49,7 +49,8 @@ void softmax_typed(const T* x, T* y, int64_t outer, int64_t len, int64_t inner, 
   if (inner == 1) {
     pool.parallel_for(outer, std::max<int64_t>(1, kElementwiseGrain / len),
                       [&](int64_t b, int64_t e) {
-                        for (int64_t r = b; r < e; ++r) softmax_row(x + r * len, y + r * len, len, log);
+                        for (int64_t r = b; r < e; ++r)
+                          softmax_row(x + r * len, y + r * len, len, log);
                       });
     return;
   }
@@ -68,8 +69,8 @@ void softmax_typed(const T* x, T* y, int64_t outer, int64_t len, int64_t inner, 
 Tensor softmax(const Node& node, const Tensor& x, int64_t axis_attr, bool coerce_2d, bool log,
                ThreadPool& pool) {
   if (x.dtype() == DType::kFloat16) {
-    Tensor y = softmax(node, convert_tensor(x, DType::kFloat32, &pool), axis_attr, coerce_2d, log,
-                       pool);
+    Tensor y =
+        softmax(node, convert_tensor(x, DType::kFloat32, &pool), axis_attr, coerce_2d, log, pool);
     return convert_tensor(y, DType::kFloat16, &pool);
   }
   // A 0-D input is treated as one row of one element.
@@ -79,9 +80,12 @@ Tensor softmax(const Node& node, const Tensor& x, int64_t axis_attr, bool coerce
   int64_t outer = 1, len = 1, inner = 1;
   for (int64_t d = 0; d < rank; ++d) {
     const int64_t s = shape[static_cast<size_t>(d)];
-    if (d < axis) outer *= s;
-    else if (d == axis || coerce_2d) len *= s;
-    else inner *= s;
+    if (d < axis)
+      outer *= s;
+    else if (d == axis || coerce_2d)
+      len *= s;
+    else
+      inner *= s;
   }
   Tensor out(x.dtype(), x.shape());
   visit_dtype(FloatTypes{}, x.dtype(), node.describe(), [&](auto tag) {

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "quantizer/quantize.h"
+#include "runtime/engine/constant_folding.h"
 #include "runtime/graph/onnx_io.h"
 #include "runtime/io/atomic_file.h"
 #include "tools/softquant/commands.h"
@@ -54,7 +55,10 @@ void print_softmax_table(const std::vector<SoftmaxReport>& rows) {
 }
 
 void quantize_command(const QuantizeArgs& a) {
-  auto model = std::make_shared<const Model>(load_onnx(a.model));
+  Model loaded = load_onnx(a.model);
+  int folded = fold_constants(loaded);
+  if (folded > 0) std::cerr << "softquant: folded " << folded << " constant node(s) into initializers\n";
+  auto model = std::make_shared<const Model>(std::move(loaded));
   QuantConfig config;
   config.weight_bits = a.weight_bits;
   config.act_bits = a.act_bits;
