@@ -2,6 +2,7 @@
 
 #include <iostream>
 #include <mutex>
+#include <set>
 
 #include "calib/progress.h"
 
@@ -16,12 +17,14 @@ CalibrationResult calibrate(const ReferenceEngine& engine, const SampleSet& data
     observers[name] = make_observer(it != plan.observer_overrides.end() ? it->second : plan.observer);
   }
   CalibrationResult result;
-  std::map<std::string, std::string> softmax_input_to_node;
+  std::map<std::string, std::vector<std::string>> requests_of_node;  // node -> request keys
+  std::set<std::string> softmax_inputs;
+  for (const auto& [key, req] : plan.softmax) {
+    result.softmax[key] = SoftmaxStats(req.grid);
+    requests_of_node[req.node].push_back(key);
+  }
   for (const Node& n : g.nodes) {
-    auto it = plan.softmax_grids.find(n.name);
-    if (it == plan.softmax_grids.end()) continue;
-    result.softmax[n.name] = SoftmaxStats(it->second);
-    softmax_input_to_node[n.input(0)] = n.name;
+    if (requests_of_node.count(n.name)) softmax_inputs.insert(n.input(0));
   }
   std::map<std::string, Tensor> pending_scores;
 
@@ -31,15 +34,13 @@ CalibrationResult calibrate(const ReferenceEngine& engine, const SampleSet& data
     if (obs != observers.end() && value.dtype() == DType::kFloat32) {
       obs->second->observe(value.data<float>(), value.numel());
     }
-    if (softmax_input_to_node.count(name) && value.dtype() == DType::kFloat32) pending_scores[name] = value;
+    if (softmax_inputs.count(name) && value.dtype() == DType::kFloat32) pending_scores[name] = value;
     if (node.op_type == "Softmax" && o == 0) {
-      auto st = result.softmax.find(node.name);
-      if (st != result.softmax.end()) {
-        auto sc = pending_scores.find(node.input(0));
-        if (sc != pending_scores.end()) {
-          st->second.observe(sc->second, value);
-          pending_scores.erase(sc);
-        }
+      auto req = requests_of_node.find(node.name);
+      auto sc = pending_scores.find(node.input(0));
+      if (req != requests_of_node.end() && sc != pending_scores.end()) {
+        for (const auto& key : req->second) result.softmax[key].observe(sc->second, value);
+        pending_scores.erase(sc);
       }
     }
   };

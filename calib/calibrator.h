@@ -19,12 +19,18 @@ struct CalibrationPlan {
   std::set<std::string> range_tensors;             // activations to observe
   std::map<std::string, ObserverOptions> observer_overrides;  // per tensor, else `observer`
   ObserverOptions observer;
-  std::map<std::string, SoftmaxGrid> softmax_grids;  // Softmax node name -> its output grid
+  // Softmax statistics to collect, keyed by the name they get in the result: each is a Softmax
+  // node and one output grid (several keys may name the same node with different grids).
+  struct SoftmaxRequest {
+    std::string node;
+    SoftmaxGrid grid;
+  };
+  std::map<std::string, SoftmaxRequest> softmax;
 };
 
 struct CalibrationResult {
   std::map<std::string, Range> ranges;
-  std::map<std::string, SoftmaxStats> softmax;  // Softmax node name -> statistics
+  std::map<std::string, SoftmaxStats> softmax;  // request key -> statistics
   size_t samples = 0;
 };
 

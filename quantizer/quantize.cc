@@ -1,6 +1,7 @@
 #include "quantizer/quantize.h"
 
 #include <algorithm>
+#include <set>
 
 #include "quantizer/encodings.h"
 #include "quantizer/qdq_emit.h"
@@ -9,12 +10,21 @@
 namespace sq {
 
 Calibration calibrate_model(std::shared_ptr<const Model> model, const QuantConfig& config,
-                            const SampleSet& data, int threads) {
+                            const SampleSet& data, int threads, std::vector<SoftmaxVariant> variants) {
   config.validate();
   Calibration cal;
   cal.plan = plan_qdq(*model, config);
   ReferenceEngine engine(model);
+  if (variants.empty()) {
+    std::set<SoftmaxVariant> needed;
+    for (const auto& s : cal.plan.softmaxes) needed.insert({s.bits, config.softmax_grid});
+    variants.assign(needed.begin(), needed.end());
+  }
+  bool any_calibrated = false;
+  for (const auto& v : variants) any_calibrated = any_calibrated || v.grid == SoftmaxGridKind::kCalibrated;
 
+  // Pass 1: activation ranges (and softmax output ranges for calibrated grids); softmax
+  // statistics for fixed and unit grids, whose scales are known in advance.
   CalibrationPlan cp;
   cp.observer.kind = config.act_observer;
   cp.observer.bits = config.act_bits;
@@ -26,30 +36,47 @@ Calibration calibrate_model(std::shared_ptr<const Model> model, const QuantConfi
       cp.observer_overrides[a.source] = o;
     }
   }
-  const bool calibrated_grid = config.softmax_grid == SoftmaxGridKind::kCalibrated;
-  if (calibrated_grid) {
-    for (const auto& s : cal.plan.softmaxes) {
-      cp.range_tensors.insert(s.output);
-      ObserverOptions o = cp.observer;
-      o.bits = s.bits;
-      cp.observer_overrides[s.output] = o;
+  auto stats_key = [](const SoftmaxVariant& v, const std::string& node) {
+    return node + "@" + std::to_string(v.bits) + "/" + softmax_grid_name(v.grid);
+  };
+  for (const auto& s : cal.plan.softmaxes) {
+    if (any_calibrated) cp.range_tensors.insert(s.output);
+    for (const auto& v : variants) {
+      if (v.grid == SoftmaxGridKind::kCalibrated) continue;
+      SoftmaxGrid g = softmax_grid(v.grid, v.bits, 1.0f);
+      cp.softmax[stats_key(v, s.node)] = {s.node, g};
+      cal.grids[v][s.node] = g;
     }
-  } else {
-    for (const auto& s : cal.plan.softmaxes) cp.softmax_grids[s.node] = softmax_grid(config.softmax_grid, s.bits, 1.0f);
   }
-  cal.result = calibrate(engine, data, cp, threads, calibrated_grid ? "calibrating ranges" : "calibrating");
-  if (calibrated_grid && !cal.plan.softmaxes.empty()) {
+  auto collect = [&](CalibrationResult& r) {
+    for (const auto& s : cal.plan.softmaxes) {
+      for (const auto& v : variants) {
+        auto it = r.softmax.find(stats_key(v, s.node));
+        if (it != r.softmax.end()) cal.softmax[v][s.node] = std::move(it->second);
+      }
+    }
+  };
+  CalibrationResult r1 = calibrate(engine, data, cp, threads, any_calibrated ? "calibrating ranges" : "calibrating");
+  cal.ranges = std::move(r1.ranges);
+  cal.samples = r1.samples;
+  collect(r1);
+
+  // Pass 2 (calibrated grids only): softmax statistics on grids scaled to the observed maximum.
+  if (any_calibrated && !cal.plan.softmaxes.empty()) {
     CalibrationPlan second;
     for (const auto& s : cal.plan.softmaxes) {
-      auto it = cal.result.ranges.find(s.output);
-      float max = it != cal.result.ranges.end() ? it->second.max : 1.0f;
-      second.softmax_grids[s.node] = softmax_grid(config.softmax_grid, s.bits, max);
+      auto it = cal.ranges.find(s.output);
+      float max = it != cal.ranges.end() ? it->second.max : 1.0f;
+      for (const auto& v : variants) {
+        if (v.grid != SoftmaxGridKind::kCalibrated) continue;
+        SoftmaxGrid g = softmax_grid(v.grid, v.bits, max);
+        second.softmax[stats_key(v, s.node)] = {s.node, g};
+        cal.grids[v][s.node] = g;
+      }
     }
     CalibrationResult r2 = calibrate(engine, data, second, threads, "calibrating softmax");
-    cal.result.softmax = std::move(r2.softmax);
-    cp.softmax_grids = second.softmax_grids;
+    collect(r2);
   }
-  cal.softmax_grids = cp.softmax_grids;
   return cal;
 }
 
@@ -70,17 +97,22 @@ QuantizeResult build_quantized_model(const Model& model, const QuantConfig& conf
     enc.add_weight(w.initializer, w.bits, scales);
   }
   for (const auto& a : plan.activations) {
-    auto it = cal.result.ranges.find(a.source);
-    if (it == cal.result.ranges.end()) continue;  // never observed (unused branch): keep float
+    auto it = cal.ranges.find(a.source);
+    if (it == cal.ranges.end()) continue;  // never observed (unused branch): keep float
     AffineParams p = asymmetric_params(it->second, a.bits);
     std::string dq = emit_activation_qdq(ed, a.source, p, a.source);
     enc.add_activation(a.source, p);
     for (const auto& u : a.uses) rewires.emplace_back(u, dq);
   }
   for (const auto& s : plan.softmaxes) {
-    auto grid_it = cal.softmax_grids.find(s.node);
-    auto stats_it = cal.result.softmax.find(s.node);
-    if (grid_it == cal.softmax_grids.end() || stats_it == cal.result.softmax.end()) continue;
+    const SoftmaxVariant variant{s.bits, config.softmax_grid};
+    auto grids = cal.grids.find(variant);
+    auto variant_stats = cal.softmax.find(variant);
+    SQ_CHECK(grids != cal.grids.end() && variant_stats != cal.softmax.end(), "softmax ", s.bits, "-bit ",
+             softmax_grid_name(config.softmax_grid), " grid was not calibrated");
+    auto grid_it = grids->second.find(s.node);
+    auto stats_it = variant_stats->second.find(s.node);
+    if (grid_it == grids->second.end() || stats_it == variant_stats->second.end()) continue;  // never ran
     const SoftmaxStats& stats = stats_it->second;
     SoftmaxCorrection corr = make_softmax_correction(stats, config.softmax_bc, config.softmax_bc_form);
     std::string out_name = emit_softmax_quantizer(ed, s, grid_it->second, corr);

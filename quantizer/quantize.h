@@ -25,12 +25,22 @@ struct SoftmaxReport {
   std::vector<SoftmaxStats::BucketRow> by_length;
 };
 
-// Statistics gathered once on the FP32 model; reusable for any config with the same activation
-// bits/observer and softmax grid.
+// A softmax output quantizer whose statistics a calibration pass collects.
+struct SoftmaxVariant {
+  int bits = 8;
+  SoftmaxGridKind grid = SoftmaxGridKind::kFixed;
+  auto operator<=>(const SoftmaxVariant&) const = default;
+};
+
+// Statistics gathered once on the FP32 model: activation ranges, and softmax statistics for
+// every requested (bits, grid) variant, so one calibration serves a whole sweep of softmax
+// settings and corrections (granularity and form need no new statistics).
 struct Calibration {
   QdqPlan plan;
-  CalibrationResult result;
-  std::map<std::string, SoftmaxGrid> softmax_grids;
+  std::map<std::string, Range> ranges;
+  std::map<SoftmaxVariant, std::map<std::string, SoftmaxStats>> softmax;  // variant -> node -> stats
+  std::map<SoftmaxVariant, std::map<std::string, SoftmaxGrid>> grids;     // variant -> node -> grid
+  size_t samples = 0;
 };
 
 struct QuantizeResult {
@@ -40,8 +50,11 @@ struct QuantizeResult {
   size_t quantized_nodes = 0, weights = 0, activations = 0;
 };
 
+// Variants default to those the config itself needs (its softmax bits and grid, plus per-node
+// softmax-bits overrides).
 Calibration calibrate_model(std::shared_ptr<const Model> model, const QuantConfig& config,
-                            const SampleSet& data, int threads);
+                            const SampleSet& data, int threads,
+                            std::vector<SoftmaxVariant> variants = {});
 
 QuantizeResult build_quantized_model(const Model& model, const QuantConfig& config,
                                      const Calibration& calibration);

@@ -284,6 +284,14 @@ TEST(Slice, LargeReversedRowsSplitAcrossThreads) {
   EXPECT_EQ(y.to_float_vector(), want);
 }
 
+TEST(Slice, AttributeFormOpset9) {
+  Tensor y = run1(
+      "Slice", {{"x", iota({3, 4})}},
+      {{"starts", A::of_ints({1})}, {"ends", A::of_ints({kMax})}, {"axes", A::of_ints({1})}}, 9);
+  EXPECT_EQ(y.shape(), (Shape{3, 3}));
+  EXPECT_EQ(y.to_float_vector(), (F{1, 2, 3, 5, 6, 7, 9, 10, 11}));
+}
+
 TEST(Slice, BadInputsAreErrors) {
   Tensor x = iota({4});
   std::string msg = error_of(
