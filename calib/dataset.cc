@@ -96,49 +96,58 @@ TensorMap token_window_feeds(const Graph& graph, const std::vector<int64_t>& ids
 
 SampleSet SampleSet::load(const DataSpec& spec, const Graph& graph, int64_t context,
                           int64_t max_samples, bool include_tail) {
+  if (spec.kind == DataSpec::Kind::kTokens) {
+    return from_tokens(read_token_file(spec.path), spec.path, graph, context, max_samples,
+                       include_tail);
+  }
   SampleSet set;
   set.kind_ = spec.kind;
   set.graph_ = &graph;
-  if (spec.kind == DataSpec::Kind::kTokens) {
-    SQ_CHECK(context >= 1, "--context must be at least 1");
-    std::vector<int64_t> ids = read_token_file(spec.path);
-    const int64_t n = static_cast<int64_t>(ids.size());
-    int64_t full = n / context;
-    int64_t count = full;
-    bool tail = (n % context) >= 2 && (include_tail || full == 0);
-    if (tail) ++count;
-    SQ_CHECK(count > 0, spec.path, ": empty data set (", n, " tokens, need at least 2)");
-    if (max_samples > 0) count = std::min(count, max_samples);
-    for (int64_t w = 0; w < count; ++w) {
-      int64_t b = w * context, e = std::min(n, b + context);
-      set.windows_.emplace_back(ids.begin() + b, ids.begin() + e);
-      set.names_.push_back(spec.path + " window " + std::to_string(w));
+  std::error_code ec;
+  SQ_CHECK(fs::is_directory(spec.path, ec), spec.path, ": no such folder (expected inputs:DIR "
+           "with one subfolder per sample)");
+  std::vector<std::string> dirs;
+  for (const auto& entry : fs::directory_iterator(spec.path)) {
+    if (entry.is_directory()) dirs.push_back(entry.path().string());
+  }
+  std::sort(dirs.begin(), dirs.end());
+  if (dirs.empty()) {
+    // A single sample given as a flat folder of <input>.npy files.
+    bool flat = true;
+    for (const auto& vi : graph.inputs) flat = flat && fs::exists(fs::path(spec.path) / (vi.name + ".npy"), ec);
+    if (flat && !graph.inputs.empty()) dirs.push_back(spec.path);
+  }
+  SQ_CHECK(!dirs.empty(), spec.path, ": empty data set (no sample subfolders)");
+  if (max_samples > 0 && static_cast<int64_t>(dirs.size()) > max_samples) dirs.resize(static_cast<size_t>(max_samples));
+  for (const auto& d : dirs) {
+    for (const auto& vi : graph.inputs) {
+      SQ_CHECK(fs::exists(fs::path(d) / (vi.name + ".npy"), ec), "sample ", d, ": missing ",
+               vi.name, ".npy for model input '", vi.name, "'");
     }
-  } else {
-    std::error_code ec;
-    SQ_CHECK(fs::is_directory(spec.path, ec), spec.path, ": no such folder (expected inputs:DIR "
-             "with one subfolder per sample)");
-    std::vector<std::string> dirs;
-    for (const auto& entry : fs::directory_iterator(spec.path)) {
-      if (entry.is_directory()) dirs.push_back(entry.path().string());
-    }
-    std::sort(dirs.begin(), dirs.end());
-    if (dirs.empty()) {
-      // A single sample given as a flat folder of <input>.npy files.
-      bool flat = true;
-      for (const auto& vi : graph.inputs) flat = flat && fs::exists(fs::path(spec.path) / (vi.name + ".npy"), ec);
-      if (flat && !graph.inputs.empty()) dirs.push_back(spec.path);
-    }
-    SQ_CHECK(!dirs.empty(), spec.path, ": empty data set (no sample subfolders)");
-    if (max_samples > 0 && static_cast<int64_t>(dirs.size()) > max_samples) dirs.resize(static_cast<size_t>(max_samples));
-    for (const auto& d : dirs) {
-      for (const auto& vi : graph.inputs) {
-        SQ_CHECK(fs::exists(fs::path(d) / (vi.name + ".npy"), ec), "sample ", d, ": missing ",
-                 vi.name, ".npy for model input '", vi.name, "'");
-      }
-      set.samples_.push_back(d);
-      set.names_.push_back(d);
-    }
+    set.samples_.push_back(d);
+    set.names_.push_back(d);
+  }
+  return set;
+}
+
+SampleSet SampleSet::from_tokens(const std::vector<int64_t>& ids, const std::string& source,
+                                const Graph& graph, int64_t context, int64_t max_samples,
+                                bool include_tail) {
+  SQ_CHECK(context >= 1, "--context must be at least 1");
+  SampleSet set;
+  set.kind_ = DataSpec::Kind::kTokens;
+  set.graph_ = &graph;
+  const int64_t n = static_cast<int64_t>(ids.size());
+  int64_t full = n / context;
+  int64_t count = full;
+  bool tail = (n % context) >= 2 && (include_tail || full == 0);
+  if (tail) ++count;
+  SQ_CHECK(count > 0, source, ": empty data set (", n, " tokens, need at least 2)");
+  if (max_samples > 0) count = std::min(count, max_samples);
+  for (int64_t w = 0; w < count; ++w) {
+    int64_t b = w * context, e = std::min(n, b + context);
+    set.windows_.emplace_back(ids.begin() + b, ids.begin() + e);
+    set.names_.push_back(source + " window " + std::to_string(w));
   }
   return set;
 }

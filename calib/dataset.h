@@ -30,6 +30,11 @@ class SampleSet {
   // calibration uses full windows only (unless the stream is shorter than one window).
   static SampleSet load(const DataSpec& spec, const Graph& graph, int64_t context,
                         int64_t max_samples, bool include_tail = false);
+  // A token stream already in memory (say, tokenized text), cut into windows as load() cuts a
+  // token file; `source` names the stream in sample names and messages.
+  static SampleSet from_tokens(const std::vector<int64_t>& ids, const std::string& source,
+                               const Graph& graph, int64_t context, int64_t max_samples,
+                               bool include_tail = false);
 
   size_t size() const { return names_.size(); }
   const std::string& name(size_t i) const { return names_[i]; }

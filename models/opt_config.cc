@@ -98,7 +98,7 @@ OptConfig opt_config_from_json(const std::string& path) {
   auto j = read_flat_json(path);
   OptConfig c;
   // "<dir>/config.json" is named after its folder, as HF checkpoints are.
-  const std::filesystem::path p(path);
+  const std::filesystem::path p = std::filesystem::path(path).lexically_normal();
   c.name =
       p.filename() == "config.json" && p.has_parent_path() && !p.parent_path().filename().empty()
           ? p.parent_path().filename().string()

@@ -70,9 +70,14 @@ class SdAttnGraph {
     return b_.op("Add", {r, b_.add_initializer("norm.bias", std::move(beta))});
   }
 
+  // Synthetic projections keep their input's scale (std 1/sqrt(fan_in)), so the block changes
+  // the latent as much as a trained block does instead of vanishing under the residual, and an
+  // error inside the block (e.g. softmax quantization) shows in the block's output.
+  static float unit_gain_std(int64_t fan_in) { return 1.0f / std::sqrt(static_cast<float>(fan_in)); }
+
   std::string conv1x1(const std::string& module, const std::string& x) {
     GraphBuilder::Scope s(b_, module);
-    std::string w = param(module + ".weight", {c_, c_, 1, 1}, Init::kNormal);
+    std::string w = param(module + ".weight", {c_, c_, 1, 1}, Init::kNormal, unit_gain_std(c_));
     std::string bias = param(module + ".bias", {c_}, Init::kZeros);
     return b_.op("Conv", {x, w, bias}, {{"kernel_shape", Attribute::of_ints({1, 1})}});
   }
@@ -102,7 +107,7 @@ class SdAttnGraph {
     };
     std::string q = proj("to_q", x, c_, q_std);
     std::string k = proj("to_k", kv_in, kv_dim, k_std);
-    std::string v = proj("to_v", kv_in, kv_dim, 0.02f);
+    std::string v = proj("to_v", kv_in, kv_dim, unit_gain_std(kv_dim));
     std::string scores = b_.op("MatMul", {split_heads(b_, q, kSdHeads, hd, {0, 2, 1, 3}),
                                           split_heads(b_, k, kSdHeads, hd, {0, 2, 3, 1})});
     scores = b_.op("Mul", {scores, b_.const_f32(1.0f / std::sqrt(static_cast<float>(hd)))});
@@ -110,7 +115,7 @@ class SdAttnGraph {
     std::string ctx = b_.op("MatMul", {probs, split_heads(b_, v, kSdHeads, hd, {0, 2, 1, 3})});
     ctx = merge_heads(b_, ctx, c_);
     GraphBuilder::Scope out_scope(b_, "to_out.0");
-    return linear(b_, ctx, linear_weight(base + "to_out.0.weight", c_, c_),
+    return linear(b_, ctx, linear_weight(base + "to_out.0.weight", c_, c_, unit_gain_std(c_)),
                   param(base + "to_out.0.bias", {c_}, Init::kZeros));
   }
 
@@ -122,14 +127,14 @@ class SdAttnGraph {
     std::string h;
     {
       GraphBuilder::Scope ps(b_, "net.0");
-      h = linear(b_, x, linear_weight(base + "0.proj.weight", 2 * inner, c_),
+      h = linear(b_, x, linear_weight(base + "0.proj.weight", 2 * inner, c_, unit_gain_std(c_)),
                  param(base + "0.proj.bias", {2 * inner}, Init::kZeros));
       auto halves = b_.add_node("Split", {h, b_.const_i64s({inner, inner})},
                                 {{"axis", Attribute::of_int(-1)}}, 2);
       h = b_.op("Mul", {halves[0], gelu(b_, halves[1], o_.gelu_op)});
     }
     GraphBuilder::Scope ps(b_, "net.2");
-    return linear(b_, h, linear_weight(base + "2.weight", c_, inner),
+    return linear(b_, h, linear_weight(base + "2.weight", c_, inner, unit_gain_std(inner)),
                   param(base + "2.bias", {c_}, Init::kZeros));
   }
 

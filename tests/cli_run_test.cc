@@ -105,26 +105,25 @@ TEST_F(CliRun, WritesEveryOutputAsNpy) {
 TEST_F(CliRun, BadInputsFailCleanly) {
   const std::string model = path("model.onnx");
   const std::string out = path("out");
-  expect_failure("run " + path("missing.onnx") + good_inputs() + " -o " + out, "no such file",
+  expect_failure("run " + path("missing.onnx") + good_inputs() + " -o " + out, "no such file", out);
+  expect_failure("run " + path("cut.onnx") + good_inputs() + " -o " + out, "not a valid ONNX model",
                  out);
-  expect_failure("run " + path("cut.onnx") + good_inputs() + " -o " + out,
-                 "not a valid ONNX model", out);
   expect_failure("run " + path("model_dir.onnx") + good_inputs() + " -o " + out, "is a directory",
                  out);
   expect_failure("run " + model + " --input " + path("a.npy") + " -o " + out,
                  "expected NAME=FILE.npy", out);
   expect_failure("run " + model + good_inputs() + " --input c=" + path("a.npy") + " -o " + out,
                  "unknown input 'c'", out);
-  expect_failure("run " + model + " --input a=" + path("a.npy") + " -o " + out,
-                 "missing input 'b'", out);
-  expect_failure("run " + model + " --input a=" + path("a.npy") + " --input b=" +
-                     path("b_int.npy") + " -o " + out,
+  expect_failure("run " + model + " --input a=" + path("a.npy") + " -o " + out, "missing input 'b'",
+                 out);
+  expect_failure("run " + model + " --input a=" + path("a.npy") +
+                     " --input b=" + path("b_int.npy") + " -o " + out,
                  "input 'b': got int32", out);
-  expect_failure("run " + model + " --input a=" + path("a.npy") + " --input b=" +
-                     path("b_cut.npy") + " -o " + out,
+  expect_failure("run " + model + " --input a=" + path("a.npy") +
+                     " --input b=" + path("b_cut.npy") + " -o " + out,
                  "truncated .npy data", out);
-  expect_failure("run " + model + " --input a=" + path("a.npy") + " --input b=" +
-                     path("nope.npy") + " -o " + out,
+  expect_failure("run " + model + " --input a=" + path("a.npy") + " --input b=" + path("nope.npy") +
+                     " -o " + out,
                  "no such file", out);
   expect_failure("run " + model + good_inputs() + " -o /proc/sq_nope", "/proc/sq_nope",
                  "/proc/sq_nope");

@@ -105,15 +105,23 @@ TEST(Binding, EveryMistakeNamesTheInput) {
              {"missing input 'ids'", "expected ids: int64 [2]"});
   expect_has(run_with([](TensorMap& f) { f["bogus"] = Tensor::scalar_f32(0); }),
              {"unknown input 'bogus'", "a, b, ids"});
-  expect_has(run_with([](TensorMap& f) { f["a"] = Tensor::zeros(DType::kInt32, {2, 3}); }),
+  expect_has(run_with([](TensorMap& f) {
+               f["a"] = Tensor::zeros(DType::kInt32, {2, 3});
+             }),
              {"input 'a'", "got int32", "expected a: float32 [batch,3]"});
   expect_has(run_with([](TensorMap& f) { f["b"] = filled({6}, 0, 0); }),
              {"input 'b'", "got shape [6]", "expected b: float32 [batch,3]"});
-  expect_has(run_with([](TensorMap& f) { f["a"] = filled({2, 4}, 0, 0); }),
+  expect_has(run_with([](TensorMap& f) {
+               f["a"] = filled({2, 4}, 0, 0);
+             }),
              {"input 'a'", "got shape [2,4]", "[batch,3]"});
-  expect_has(run_with([](TensorMap& f) { f["ids"] = Tensor::from_vector<int64_t>({3}, {1, 2, 3}); }),
+  expect_has(run_with([](TensorMap& f) {
+               f["ids"] = Tensor::from_vector<int64_t>({3}, {1, 2, 3});
+             }),
              {"input 'ids'", "got shape [3]", "expected ids: int64 [2]"});
-  expect_has(run_with([](TensorMap& f) { f["b"] = filled({5, 3}, 0, 0); }),
+  expect_has(run_with([](TensorMap& f) {
+               f["b"] = filled({5, 3}, 0, 0);
+             }),
              {"input 'b'", "dimension 'batch' is 5", "input 'a' bound it to 2"});
   expect_has(run_with([](TensorMap& f) { f["a"] = Tensor(); }), {"input 'a'", "no data"});
 }
@@ -130,6 +138,18 @@ TEST(Engine, KernelErrorsNameTheNode) {
     engine.run({{"a", filled({2, 3}, 0, 1)}, {"b", filled({4}, 0, 1)}}, pool);
   });
   expect_has(msg, {"node 'adder' (Add)"});
+  // An absurd Reshape target is an error naming the node, never an integer overflow.
+  auto rs = new_model();
+  rs->graph.inputs.push_back(value("x", DType::kFloat32, {}, false));
+  rs->graph.outputs.push_back(value("y", DType::kFloat32, {}, false));
+  rs->graph.initializers["shape"] =
+      Tensor::from_vector<int64_t>({2}, {int64_t{1} << 62, int64_t{1} << 62});
+  rs->graph.nodes.push_back(node("reshaper", "Reshape", {"x", "shape"}, {"y"}));
+  ReferenceEngine rs_engine(rs);
+  expect_has(error_of([&] {
+               rs_engine.run({{"x", filled({4}, 0, 1)}}, pool);
+             }),
+             {"node 'reshaper' (Reshape)"});
   // Nodes built in memory out of execution order are refused up front.
   auto bad = new_model();
   bad->graph.inputs.push_back(value("x", DType::kFloat32, {}, false));

@@ -1,6 +1,8 @@
 // .npy reading and writing: round trips of every dtype (0-d and zero-size too), headers written by
 // real NumPy (tests/data/npy, from tools/fixtures/make_npy_fixtures.py), every file the reader
 // must refuse, float16 conversion against NumPy, and atomic writes that leave nothing behind.
+#include "runtime/io/npy.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 #include <filesystem>
 
 #include "runtime/io/atomic_file.h"
-#include "runtime/io/npy.h"
 #include "tests/test_util.h"
 
 namespace sq::test {
@@ -177,12 +178,14 @@ TEST(Npy, RefusesMalformedBytes) {
   expect_error([&] { parse_npy(with_header("{'fortran_order': False, 'shape': (2,), }"), "x"); },
                {"no 'descr'"});
   expect_error(
-      [&] { parse_npy(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }"),
-                      "x"); },
+      [&] {
+        parse_npy(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (-2,), }"), "x");
+      },
       {"malformed .npy shape"});
   expect_error(
-      [&] { parse_npy(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2x,), }"),
-                      "x"); },
+      [&] {
+        parse_npy(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2x,), }"), "x");
+      },
       {"malformed .npy shape"});
   expect_error(
       [&] {
@@ -199,8 +202,10 @@ TEST(Npy, RefusesMalformedBytes) {
       },
       {"x: shape"});
   expect_error(
-      [&] { parse_npy(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000,), }"),
-                      "x"); },
+      [&] {
+        parse_npy(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (1000000,), }"),
+                  "x");
+      },
       {"truncated .npy data"});
   std::string bad_bool = serialize_npy(Tensor::from_vector<bool>({2}, {true, false}));
   bad_bool[bad_bool.size() - 1] = 7;

@@ -2,6 +2,8 @@
 // initializers of every dtype, value_info, opsets), external data and its tampering, and every
 // kind of bad file (truncated at every byte, random, empty, a folder, unsupported opset or element
 // type, cycle, dangling input, unsupported op) giving a one-line sq::Error, never a crash.
+#include "runtime/graph/onnx_io.h"
+
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
@@ -10,7 +12,6 @@
 #include <random>
 
 #include "runtime/engine/reference_engine.h"
-#include "runtime/graph/onnx_io.h"
 #include "tests/test_util.h"
 
 namespace sq::test {
@@ -31,12 +32,12 @@ std::string error_of(Fn fn) {
   return "";
 }
 
-#define EXPECT_ERROR_HAS(stmt, ...)                                 \
-  do {                                                              \
-    std::string msg_ = error_of([&] { stmt; });                     \
-    for (const char* n_ : {__VA_ARGS__}) {                          \
+#define EXPECT_ERROR_HAS(stmt, ...)                                                     \
+  do {                                                                                  \
+    std::string msg_ = error_of([&] { stmt; });                                         \
+    for (const char* n_ : {__VA_ARGS__}) {                                              \
       EXPECT_NE(msg_.find(n_), std::string::npos) << "'" << n_ << "' not in: " << msg_; \
-    }                                                               \
+    }                                                                                   \
   } while (0)
 
 ValueInfo value(const std::string& name, DType dt, std::vector<Dim> dims, bool has_shape = true) {
@@ -247,8 +248,8 @@ Model big_model() {
   std::vector<float> w(512), v(300);
   for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(i) * 0.5f - 7.f;
   for (size_t i = 0; i < v.size(); ++i) v[i] = -static_cast<float>(i);
-  m.graph.initializers["w"] = Tensor::from_vector<float>({512}, w);  // 2 KiB: external
-  m.graph.initializers["v"] = Tensor::from_vector<float>({300}, v);  // 1.2 KiB: external
+  m.graph.initializers["w"] = Tensor::from_vector<float>({512}, w);           // 2 KiB: external
+  m.graph.initializers["v"] = Tensor::from_vector<float>({300}, v);           // 1.2 KiB: external
   m.graph.initializers["small"] = Tensor::from_vector<int64_t>({2}, {1, 2});  // inline
   m.graph.nodes.push_back(node("add", "Add", {"x", "w"}, {"y"}));
   return m;
@@ -262,7 +263,7 @@ TEST(OnnxIo, ExternalDataRoundTrip) {
   so.external_data_threshold_bytes = 0;
   save_onnx(m, path, so);
   ASSERT_TRUE(fs::exists(path + ".data"));
-  EXPECT_LT(fs::file_size(path), 1024u);                // the weights are not inline
+  EXPECT_LT(fs::file_size(path), 1024u);  // the weights are not inline
   EXPECT_GE(fs::file_size(path + ".data"), 2048u + 1200u);
   // Offsets are 64-byte aligned.
   onnx::ModelProto mp;
@@ -653,8 +654,7 @@ TEST(OnnxIo, UnsupportedOpIsNamedByTheEngine) {
                    "node 'foo_node' (com.example.FooBar)");
   // A fake op in the default domain is refused too.
   m.graph.nodes[0].domain = "";
-  EXPECT_ERROR_HAS(ReferenceEngine(std::make_shared<const Model>(m)),
-                   "node 'foo_node' (FooBar)");
+  EXPECT_ERROR_HAS(ReferenceEngine(std::make_shared<const Model>(m)), "node 'foo_node' (FooBar)");
 }
 
 TEST(OnnxIo, ShapeInferenceFillsValueInfo) {

@@ -9,7 +9,12 @@ namespace sq {
 
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
-  for (int64_t d : shape) n *= d;
+  for (int64_t d : shape) {
+    // Shapes read from files or computed by ops may be absurd: never let the product overflow.
+    if (__builtin_mul_overflow(n, d, &n)) {
+      throw make_error("shape ", shape_str(shape), " has more elements than int64 can count");
+    }
+  }
   return n;
 }
 
@@ -82,26 +87,40 @@ void Tensor::check_type(DType t) const {
 
 double Tensor::get_as_double(int64_t i) const {
   switch (dtype_) {
-    case DType::kFloat32: return static_cast<const float*>(raw())[i];
-    case DType::kFloat16: return half_to_float(static_cast<const uint16_t*>(raw())[i]);
-    case DType::kFloat64: return static_cast<const double*>(raw())[i];
-    case DType::kInt64: return static_cast<double>(static_cast<const int64_t*>(raw())[i]);
-    case DType::kInt32: return static_cast<const int32_t*>(raw())[i];
-    case DType::kInt8: return static_cast<const int8_t*>(raw())[i];
-    case DType::kUInt8: return static_cast<const uint8_t*>(raw())[i];
-    case DType::kBool: return static_cast<const bool*>(raw())[i] ? 1.0 : 0.0;
+    case DType::kFloat32:
+      return static_cast<const float*>(raw())[i];
+    case DType::kFloat16:
+      return half_to_float(static_cast<const uint16_t*>(raw())[i]);
+    case DType::kFloat64:
+      return static_cast<const double*>(raw())[i];
+    case DType::kInt64:
+      return static_cast<double>(static_cast<const int64_t*>(raw())[i]);
+    case DType::kInt32:
+      return static_cast<const int32_t*>(raw())[i];
+    case DType::kInt8:
+      return static_cast<const int8_t*>(raw())[i];
+    case DType::kUInt8:
+      return static_cast<const uint8_t*>(raw())[i];
+    case DType::kBool:
+      return static_cast<const bool*>(raw())[i] ? 1.0 : 0.0;
   }
   return 0;
 }
 
 int64_t Tensor::get_as_int64(int64_t i) const {
   switch (dtype_) {
-    case DType::kInt64: return static_cast<const int64_t*>(raw())[i];
-    case DType::kInt32: return static_cast<const int32_t*>(raw())[i];
-    case DType::kInt8: return static_cast<const int8_t*>(raw())[i];
-    case DType::kUInt8: return static_cast<const uint8_t*>(raw())[i];
-    case DType::kBool: return static_cast<const bool*>(raw())[i] ? 1 : 0;
-    default: return static_cast<int64_t>(get_as_double(i));
+    case DType::kInt64:
+      return static_cast<const int64_t*>(raw())[i];
+    case DType::kInt32:
+      return static_cast<const int32_t*>(raw())[i];
+    case DType::kInt8:
+      return static_cast<const int8_t*>(raw())[i];
+    case DType::kUInt8:
+      return static_cast<const uint8_t*>(raw())[i];
+    case DType::kBool:
+      return static_cast<const bool*>(raw())[i] ? 1 : 0;
+    default:
+      return static_cast<int64_t>(get_as_double(i));
   }
 }
 

@@ -15,6 +15,7 @@ namespace sq {
 
 using Shape = std::vector<int64_t>;
 
+// Product of the dims (1 for a scalar); throws sq::Error if it overflows int64.
 int64_t shape_numel(const Shape& shape);
 std::string shape_str(const Shape& shape);
 // Bytes needed by a tensor of this dtype and shape. Throws sq::Error (prefixed with `what`) for

@@ -31,8 +31,8 @@ int64_t parse_int64(const std::string& text, const std::string& what) {
 }
 
 // Reads [offset, offset+length) of an external-data file, refusing paths that leave base_dir.
-std::string read_external(const std::string& base_dir, const std::string& location,
-                          int64_t offset, int64_t length, const std::string& what) {
+std::string read_external(const std::string& base_dir, const std::string& location, int64_t offset,
+                          int64_t length, const std::string& what) {
   fs::path rel(location);
   bool inside = !rel.empty() && !rel.is_absolute() && !rel.has_root_name();
   for (const auto& part : rel) inside = inside && part != "..";
@@ -69,9 +69,12 @@ Tensor tensor_from_proto(const onnx::TensorProto& tp, const std::string& base_di
     std::string location;
     int64_t offset = 0, length = -1;
     for (const auto& kv : tp.external_data()) {
-      if (kv.key() == "location") location = kv.value();
-      else if (kv.key() == "offset") offset = parse_int64(kv.value(), what + ": external offset");
-      else if (kv.key() == "length") length = parse_int64(kv.value(), what + ": external length");
+      if (kv.key() == "location")
+        location = kv.value();
+      else if (kv.key() == "offset")
+        offset = parse_int64(kv.value(), what + ": external offset");
+      else if (kv.key() == "length")
+        length = parse_int64(kv.value(), what + ": external length");
     }
     SQ_CHECK(!location.empty(), what, ": external data without a location");
     SQ_CHECK(length < 0 || static_cast<uint64_t>(length) == nbytes, what, ": external length ",
@@ -97,10 +100,18 @@ Tensor tensor_from_proto(const onnx::TensorProto& tp, const std::string& base_di
     for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(tp.int32_data(static_cast<int>(i)));
   };
   switch (dtype) {
-    case DType::kFloat32: expect(tp.float_data_size()); break;
-    case DType::kFloat64: expect(tp.double_data_size()); break;
-    case DType::kInt64: expect(tp.int64_data_size()); break;
-    default: expect(tp.int32_data_size()); break;
+    case DType::kFloat32:
+      expect(tp.float_data_size());
+      break;
+    case DType::kFloat64:
+      expect(tp.double_data_size());
+      break;
+    case DType::kInt64:
+      expect(tp.int64_data_size());
+      break;
+    default:
+      expect(tp.int32_data_size());
+      break;
   }
   Tensor t(dtype, shape);
   switch (dtype) {
@@ -113,10 +124,18 @@ Tensor tensor_from_proto(const onnx::TensorProto& tp, const std::string& base_di
     case DType::kInt64:
       std::copy(tp.int64_data().begin(), tp.int64_data().end(), t.data<int64_t>());
       break;
-    case DType::kInt32: from_int32_data(t.data<int32_t>()); break;
-    case DType::kInt8: from_int32_data(t.data<int8_t>()); break;
-    case DType::kUInt8: from_int32_data(t.data<uint8_t>()); break;
-    case DType::kFloat16: from_int32_data(t.data<uint16_t>()); break;  // ONNX stores the bits
+    case DType::kInt32:
+      from_int32_data(t.data<int32_t>());
+      break;
+    case DType::kInt8:
+      from_int32_data(t.data<int8_t>());
+      break;
+    case DType::kUInt8:
+      from_int32_data(t.data<uint8_t>());
+      break;
+    case DType::kFloat16:
+      from_int32_data(t.data<uint16_t>());
+      break;  // ONNX stores the bits
     case DType::kBool: {
       expect(tp.int32_data_size());
       bool* out = t.data<bool>();
@@ -149,8 +168,10 @@ ValueInfo value_info_from_proto(const onnx::ValueInfoProto& vp) {
       vi.has_shape = true;
       for (const auto& d : tt.shape().dim()) {
         Dim dim;
-        if (d.has_dim_value()) dim.value = d.dim_value();
-        else if (d.has_dim_param()) dim.param = d.dim_param();
+        if (d.has_dim_value())
+          dim.value = d.dim_value();
+        else if (d.has_dim_param())
+          dim.param = d.dim_param();
         vi.dims.push_back(dim);
       }
     }
@@ -167,8 +188,10 @@ void value_info_to_proto(const ValueInfo& vi, onnx::ValueInfoProto* vp) {
   auto* shape = tt->mutable_shape();
   for (const auto& d : vi.dims) {
     auto* dp = shape->add_dim();
-    if (d.known()) dp->set_dim_value(d.value);
-    else if (!d.param.empty()) dp->set_dim_param(d.param);
+    if (d.known())
+      dp->set_dim_value(d.value);
+    else if (!d.param.empty())
+      dp->set_dim_param(d.param);
   }
 }
 
@@ -177,13 +200,22 @@ Attribute attribute_from_proto(const onnx::AttributeProto& ap, const Node& node,
   Attribute a;
   using AP = onnx::AttributeProto;
   switch (ap.type()) {
-    case AP::FLOAT: a.kind = Attribute::Kind::kFloat; a.f = ap.f(); break;
-    case AP::INT: a.kind = Attribute::Kind::kInt; a.i = ap.i(); break;
-    case AP::STRING: a.kind = Attribute::Kind::kString; a.s = ap.s(); break;
+    case AP::FLOAT:
+      a.kind = Attribute::Kind::kFloat;
+      a.f = ap.f();
+      break;
+    case AP::INT:
+      a.kind = Attribute::Kind::kInt;
+      a.i = ap.i();
+      break;
+    case AP::STRING:
+      a.kind = Attribute::Kind::kString;
+      a.s = ap.s();
+      break;
     case AP::TENSOR:
       a.kind = Attribute::Kind::kTensor;
-      a.t = tensor_from_proto(ap.t(), base_dir,
-                              node.describe() + ": attribute '" + ap.name() + "'");
+      a.t =
+          tensor_from_proto(ap.t(), base_dir, node.describe() + ": attribute '" + ap.name() + "'");
       break;
     case AP::FLOATS:
       a.kind = Attribute::Kind::kFloats;
@@ -210,9 +242,18 @@ void attribute_to_proto(const Node& node, const std::string& key, const Attribut
   using AP = onnx::AttributeProto;
   ap->set_name(key);
   switch (a.kind) {
-    case Attribute::Kind::kFloat: ap->set_type(AP::FLOAT); ap->set_f(a.f); break;
-    case Attribute::Kind::kInt: ap->set_type(AP::INT); ap->set_i(a.i); break;
-    case Attribute::Kind::kString: ap->set_type(AP::STRING); ap->set_s(a.s); break;
+    case Attribute::Kind::kFloat:
+      ap->set_type(AP::FLOAT);
+      ap->set_f(a.f);
+      break;
+    case Attribute::Kind::kInt:
+      ap->set_type(AP::INT);
+      ap->set_i(a.i);
+      break;
+    case Attribute::Kind::kString:
+      ap->set_type(AP::STRING);
+      ap->set_s(a.s);
+      break;
     case Attribute::Kind::kTensor:
       ap->set_type(AP::TENSOR);
       tensor_to_proto("", a.t, ap->mutable_t(), node.describe() + ": attribute '" + key + "'");

@@ -58,14 +58,22 @@ DType parse_descr(const std::string& quoted, const std::string& what) {
 
 const char* descr_of(DType t) {
   switch (t) {
-    case DType::kFloat32: return "<f4";
-    case DType::kFloat16: return "<f2";
-    case DType::kFloat64: return "<f8";
-    case DType::kInt64: return "<i8";
-    case DType::kInt32: return "<i4";
-    case DType::kInt8: return "|i1";
-    case DType::kUInt8: return "|u1";
-    case DType::kBool: return "|b1";
+    case DType::kFloat32:
+      return "<f4";
+    case DType::kFloat16:
+      return "<f2";
+    case DType::kFloat64:
+      return "<f8";
+    case DType::kInt64:
+      return "<i8";
+    case DType::kInt32:
+      return "<i4";
+    case DType::kInt8:
+      return "|i1";
+    case DType::kUInt8:
+      return "|u1";
+    case DType::kBool:
+      return "|b1";
   }
   return "";
 }
@@ -79,8 +87,7 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
   int major = static_cast<unsigned char>(bytes[6]);
   size_t header_len, header_start;
   if (major == 1) {
-    header_len = static_cast<unsigned char>(bytes[8]) |
-                 (static_cast<unsigned char>(bytes[9]) << 8);
+    header_len = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
     header_start = 10;
   } else if (major == 2 || major == 3) {
     SQ_CHECK(bytes.size() >= 12, what, ": truncated .npy header");
@@ -111,8 +118,8 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
       if (a == std::string::npos) continue;
       size_t b = item.find_last_not_of(" L");  // Python 2 wrote long dims as "3L"
       std::string digits = item.substr(a, b + 1 - a);
-      SQ_CHECK(!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos,
-               what, ": malformed .npy shape ", shape_txt);
+      SQ_CHECK(!digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos, what,
+               ": malformed .npy shape ", shape_txt);
       try {
         shape.push_back(std::stoll(digits));
       } catch (const std::logic_error&) {
@@ -124,8 +131,8 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
   const size_t nbytes = shape_nbytes(dtype, shape, what);
   const size_t data_start = header_start + header_len;
   SQ_CHECK(bytes.size() - data_start >= nbytes, what, ": truncated .npy data (",
-           bytes.size() - data_start, " bytes, shape ", shape_str(shape), " of ",
-           dtype_name(dtype), " needs ", nbytes, ")");
+           bytes.size() - data_start, " bytes, shape ", shape_str(shape), " of ", dtype_name(dtype),
+           " needs ", nbytes, ")");
   Tensor t(dtype, shape);
   if (nbytes) std::memcpy(t.raw(), bytes.data() + data_start, nbytes);
   if (dtype == DType::kBool) {

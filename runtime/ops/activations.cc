@@ -1,6 +1,7 @@
 // Activation functions: Relu, LeakyRelu, Sigmoid, Tanh, Erf, Gelu, Softplus, HardSigmoid, Elu.
-// All are map_unary() over float32/float64 (float16 computed in float32); Relu also takes
-// integers. Attributes are validated when the node is prepared.
+// All are map_unary() over float32/float64 (float16 computed in float32), except float Sigmoid,
+// which runs the vectorized array kernel of vec_math.h; Relu also takes integers. Attributes are
+// validated when the node is prepared.
 #include <cmath>
 #include <string>
 #include <type_traits>

@@ -1,7 +1,7 @@
 // `softquant run`: executes a model on .npy inputs and writes every graph output as .npy.
 #include <filesystem>
-#include <set>
 #include <iostream>
+#include <set>
 
 #include "runtime/engine/reference_engine.h"
 #include "runtime/graph/onnx_io.h"

@@ -12,5 +12,6 @@ void add_models_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
+void add_sweep_command(CLI::App& app);
 
 }  // namespace sq::cli

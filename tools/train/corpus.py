@@ -3,8 +3,8 @@
 Why this exists: the bundled model (models/assets/opt-bytes/) must be trained on real prose with
 a free license that any machine of the project can install with apt-get, so that its attention
 patterns and activation statistics look like those of a real language model. The text is the
-Python 3.11 documentation from Debian's python3.11-doc (PSF License Version 2; code examples
-0BSD), HTML stripped to paragraphs: only the main body of each page, without navigation,
+Python 3.11 documentation from Debian's python3.11-doc (PSF License Agreement; code in the
+documentation 0BSD, see html/license.html), HTML stripped to paragraphs: only the main body of each page, without navigation,
 permalink marks or code blocks, so what remains is prose.
 
 Deterministic: the same package version always gives byte-identical text.
@@ -17,7 +17,8 @@ from typing import List
 
 PACKAGE = "python3.11-doc"
 HTML_ROOT = "/usr/share/doc/python3.11/html"
-LICENSE = "PSF-2.0 (Python Software Foundation License Version 2); code examples 0BSD"
+LICENSE = ("PSF-2.0 (PSF License Agreement for Python and its documentation, see the "
+           "copyright file); code in the documentation 0BSD (html/license.html)")
 COPYRIGHT_FILE = "/usr/share/doc/python3.11-doc/copyright"
 # Prose-heavy parts of the documentation, in the order the book lists them. The library
 # reference (mostly API signatures) and the C API are left out.

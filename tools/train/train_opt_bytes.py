@@ -283,8 +283,11 @@ def write_readme(out: str, meta: dict):
 Hugging Face `OPTForCausalLM` architecture (pre-LN, ReLU FFN, learned positions with offset 2,
 tied LM head), byte-level vocabulary (token id = byte value, UTF-8 text), 4 layers, d_model 256,
 4 heads of 64, FFN 1024, 512 positions; {meta['parameters']:,} parameters. Trained for
-{meta['train']['steps']} steps on the Python 3.11 documentation prose from Debian's
-`{meta['data']['package']}` {meta['data']['version']} ({meta['data']['license']}).
+{meta['train']['steps']} steps ({meta['train']['tokens_seen']:,} tokens, final train loss
+{meta['train']['final_train_loss']:.3f} nats/byte) on {meta['data']['corpus_bytes']:,} bytes of
+Python 3.11 documentation prose (tutorial, language reference, HOWTOs, FAQ, what's new; HTML
+stripped to paragraphs, code blocks dropped: tools/train/corpus.py) from Debian's
+`{meta['data']['package']}` {meta['data']['version']}, license {meta['data']['license']}.
 
 | file | what |
 | --- | --- |
@@ -298,7 +301,8 @@ Held-out perplexity per byte at context {CONTEXT} (non-overlapping windows, ever
 counted): {meta['heldout_ppl']['fp16_stored']:.4f} for the weights as stored
 ({meta['heldout_ppl']['fp32_trained']:.4f} before float16 rounding).
 
-Reproduce (about {meta['train']['minutes']:.0f} minutes on 2 shared cores):
+Reproduce (`apt-get install {meta['data']['package']}` first; training took
+{meta['train']['minutes']:.0f} minutes on 2 cores shared with other jobs):
 `{meta['reproduce']}`
 """
     with open(os.path.join(out, "README.md"), "w") as f:
@@ -434,7 +438,7 @@ def main():
                         "predicted_tokens": (len(eval_tokens) // CONTEXT) * (CONTEXT - 1),
                         "definition": "exp(mean NLL), non-overlapping windows, every predicted "
                                       "token counted",
-                        "fp32_trained": round(ppl_fp32, 4), "fp16_stored": round(ppl_fp16, 4)},
+                        "fp32_trained": round(ppl_fp32, 6), "fp16_stored": round(ppl_fp16, 6)},
         "check": {"window": f"eval_tokens[0:{CHECK_LEN}]",
                   "logits_from": "PyTorch float32 with the weights as stored (fp16-rounded)",
                   "onnxruntime_rel_err": ort_err},
