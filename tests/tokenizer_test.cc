@@ -185,8 +185,10 @@ TEST(BpeTokenizer, MergesLowestRankFirstWithinPieces) {
   EXPECT_EQ(t->encode("aaaaa"), (std::vector<int64_t>{256, 257}));
   // "b c" outranks "a b": a bc, not ab c.
   EXPECT_EQ(t->encode("abc"), (std::vector<int64_t>{'a', 259}));
-  // Pieces never merge across their boundary; " a" is one piece: Ġa.
-  EXPECT_EQ(t->encode("aa aa"), (std::vector<int64_t>{256, 260, 'a'}));
+  // Pieces never merge across their boundary. Within the piece " aa" = Ġ a a, (a a) outranks
+  // (Ġ a), so it becomes Ġ aa and no merge joins Ġ with aa.
+  EXPECT_EQ(t->encode("aa aa"), (std::vector<int64_t>{256, ' ', 256}));
+  EXPECT_EQ(t->encode(" ac"), (std::vector<int64_t>{260, 'c'}));  // (Ġ a) is the only merge
   EXPECT_EQ(t->encode("aa\naa"), (std::vector<int64_t>{256, '\n', 256}));
   EXPECT_EQ(t->decode({256, 257, 260, 259}), "aaaaa abc");
   EXPECT_EQ(t->token_id("bc"), 259);
