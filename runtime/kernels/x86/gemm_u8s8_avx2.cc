@@ -1,0 +1,154 @@
+// AVX2 kernel for gemm_u8s8_f32. vpmaddubsw would be the obvious instruction but it saturates to
+// int16 (255 * 127 * 2 > 32767), so the products are made exact by widening instead: A is
+// converted to int16 (one chunk of kKc k values at a time, into a stack buffer, zero padded past
+// k), B is sign-extended from its packed int8 layout as it is loaded (vpmovsxbw), and vpmaddwd
+// sums each k pair into int32 exactly. Micro-tile: kMr rows x 16 columns = 2 * kMr ymm
+// accumulators. For k > kKc the int32 partial sums are parked in C (as int32 bit patterns)
+// between chunks, so there is no allocation and no limit on k.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "runtime/kernels/gemm_u8s8_impl.h"
+
+namespace sq::kernels::gemm_detail {
+namespace {
+
+constexpr int kMr = 4;
+constexpr int kNr = kAvx2Layout.nr;
+constexpr int64_t kKc = 512;  // k values per chunk (even)
+static_assert(kNr == 16 && kAvx2Layout.kg == 2 && kKc % 16 == 0);
+
+int64_t min64(int64_t x, int64_t y) { return x < y ? x : y; }
+
+// dst[r * kKc + kk] = A[r][kk] for kk < kc, 0 for kc <= kk < kc_pad; rows r < mr. Reads no byte
+// of A past column kc.
+void widen_a(const uint8_t* a, int64_t lda, int mr, int64_t kc, int64_t kc_pad, int16_t* dst) {
+  for (int r = 0; r < mr; ++r) {
+    const uint8_t* src = a + r * lda;
+    int16_t* d = dst + r * kKc;
+    int64_t kk = 0;
+    for (; kk + 16 <= kc; kk += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + kk));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(d + kk), _mm256_cvtepu8_epi16(v));
+    }
+    for (; kk < kc; ++kk) d[kk] = src[kk];
+    for (; kk < kc_pad; ++kk) d[kk] = 0;
+  }
+}
+
+inline __m256i broadcast_pair(const int16_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return _mm256_set1_epi32(v);
+}
+
+struct Tile {
+  const GemmArgs* g;
+  int64_t i0, j0;
+  int nc;            // valid columns, <= 16
+  bool first, last;  // first / last k chunk
+  const int32_t* row_terms;
+};
+
+// One kMr x 16 tile over one k chunk: ap = widened A chunk, bp = packed B at the chunk's first
+// pair, `pairs` k pairs.
+template <int MR>
+void run_tile(const Tile& t, const int16_t* ap, const int8_t* bp, int64_t pairs) {
+  const GemmArgs& g = *t.g;
+  float* c0 = g.c + t.i0 * g.ldc + t.j0;
+  const bool full = t.nc == kNr;
+  alignas(32) int32_t tmp[MR][kNr];
+  __m256i acc[MR][2];
+  if (t.first) {
+    for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+  } else {  // resume from the int32 partial sums parked in C
+    for (int r = 0; r < MR; ++r) {
+      const void* src = c0 + r * g.ldc;
+      if (!full) {
+        std::memset(tmp[r], 0, sizeof tmp[r]);
+        std::memcpy(tmp[r], src, sizeof(int32_t) * t.nc);
+        src = tmp[r];
+      }
+      acc[r][0] = _mm256_loadu_si256(static_cast<const __m256i*>(src));
+      acc[r][1] = _mm256_loadu_si256(static_cast<const __m256i*>(src) + 1);
+    }
+  }
+
+  for (int64_t p = 0; p < pairs; ++p) {
+    const __m256i b0 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(bp)));
+    const __m256i b1 =
+        _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(bp + 16)));
+    bp += 32;
+#pragma GCC unroll 8
+    for (int r = 0; r < MR; ++r) {
+      const __m256i av = broadcast_pair(ap + r * kKc + 2 * p);
+      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, b0));
+      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, b1));
+    }
+  }
+
+  if (!t.last || !full) {
+    for (int r = 0; r < MR; ++r) {
+      void* dst = t.last || !full ? static_cast<void*>(tmp[r]) : static_cast<void*>(c0 + r * g.ldc);
+      _mm256_storeu_si256(static_cast<__m256i*>(dst), acc[r][0]);
+      _mm256_storeu_si256(static_cast<__m256i*>(dst) + 1, acc[r][1]);
+      if (!t.last && !full) std::memcpy(c0 + r * g.ldc, tmp[r], sizeof(int32_t) * t.nc);
+    }
+    if (t.last) finish_tile(g, &tmp[0][0], kNr, t.i0, MR, t.j0, t.nc, t.row_terms, 0);
+    return;
+  }
+
+  // Full tile, last chunk: acc + k*az*bz - az*col_sum + row_term, then one fma.
+  const __m256i kab = _mm256_set1_epi32(g.kab);
+  const __m256i az = _mm256_set1_epi32(g.e.a_zero);
+  for (int h = 0; h < 2; ++h) {
+    const int64_t j = t.j0 + 8 * h;
+    const __m256i cs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(g.col_sums + j));
+    const __m256i col_term = _mm256_sub_epi32(kab, _mm256_mullo_epi32(az, cs));
+    __m256 mult = _mm256_set1_ps(g.e.scale);
+    if (g.e.col_scale) mult = _mm256_mul_ps(mult, _mm256_loadu_ps(g.e.col_scale + j));
+    const __m256 bias = g.e.bias ? _mm256_loadu_ps(g.e.bias + j) : _mm256_setzero_ps();
+    for (int r = 0; r < MR; ++r) {
+      const __m256i v = _mm256_add_epi32(_mm256_add_epi32(acc[r][h], col_term),
+                                         _mm256_set1_epi32(t.row_terms[r]));
+      _mm256_storeu_ps(c0 + r * g.ldc + 8 * h,
+                       _mm256_fmadd_ps(_mm256_cvtepi32_ps(v), mult, bias));
+    }
+  }
+}
+
+template <int MR>
+void row_block(const GemmArgs& g, int64_t i0, int16_t* abuf) {
+  int32_t row_terms[MR];
+  for (int r = 0; r < MR; ++r) row_terms[r] = row_term(g, i0 + r);
+  const int64_t panel_bytes = g.k_pad * kNr;
+  for (int64_t k0 = 0; k0 < g.k; k0 += kKc) {
+    const int64_t kc = min64(kKc, g.k - k0);
+    const int64_t kc_pad = (kc + 1) & ~int64_t{1};
+    widen_a(g.a + i0 * g.lda + k0, g.lda, MR, kc, kc_pad, abuf);
+    Tile t{&g, i0, 0, 0, k0 == 0, k0 + kc >= g.k, row_terms};
+    for (int64_t j0 = g.n_begin; j0 < g.n_end; j0 += kNr) {
+      t.j0 = j0;
+      t.nc = static_cast<int>(min64(kNr, g.n_end - j0));
+      run_tile<MR>(t, abuf, g.b + (j0 / kNr) * panel_bytes + k0 * kNr, kc_pad / 2);
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_avx2(const GemmArgs& g) {
+  alignas(32) int16_t abuf[kMr * kKc];
+  int64_t i0 = 0;
+  for (; i0 + kMr <= g.m; i0 += kMr) row_block<kMr>(g, i0, abuf);
+  switch (g.m - i0) {
+    case 1: row_block<1>(g, i0, abuf); break;
+    case 2: row_block<2>(g, i0, abuf); break;
+    case 3: row_block<3>(g, i0, abuf); break;
+    default: break;
+  }
+  static_assert(kMr == 4, "update the m-tail switch");
+}
+
+}  // namespace sq::kernels::gemm_detail
