@@ -43,6 +43,52 @@ inline __m256i broadcast_pair(const int16_t* p) {
   return _mm256_set1_epi32(v);
 }
 
+// acc[r][h] += sum over `pairs` k pairs of A16[r][2p, 2p+1] . B[2p, 2p+1][8h, 8h+8). Named
+// accumulators: with an array GCC spilled one of them inside the loop.
+template <int MR>
+inline __attribute__((always_inline)) void accumulate(const int16_t* ap, const int8_t* bp,
+                                                      int64_t pairs, __m256i (&acc)[kMr][2]) {
+  static_assert(MR >= 1 && MR <= 6 && MR <= kMr);
+  __m256i c00 = acc[0][0], c01 = acc[0][1], c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+  if constexpr (MR > 1) c10 = acc[1][0], c11 = acc[1][1];
+  if constexpr (MR > 2) c20 = acc[2][0], c21 = acc[2][1];
+  if constexpr (MR > 3) c30 = acc[3][0], c31 = acc[3][1];
+  if constexpr (MR > 4) c40 = acc[4][0], c41 = acc[4][1];
+  if constexpr (MR > 5) c50 = acc[5][0], c51 = acc[5][1];
+  for (int64_t p = 0; p < pairs; ++p) {
+    const __m256i b0 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(bp)));
+    const __m256i b1 =
+        _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(bp + 16)));
+    bp += 32;
+#define SQ_GEMM_ROW(r)                                                   \
+  if constexpr (MR > r) {                                                \
+    const __m256i av = broadcast_pair(ap + r * kKc + 2 * p);             \
+    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(av, b0));      \
+    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(av, b1));      \
+  }
+    SQ_GEMM_ROW(0)
+    SQ_GEMM_ROW(1)
+    SQ_GEMM_ROW(2)
+    SQ_GEMM_ROW(3)
+    SQ_GEMM_ROW(4)
+    SQ_GEMM_ROW(5)
+#undef SQ_GEMM_ROW
+    // Keep every accumulator in a register across iterations (otherwise GCC 12 spills one).
+    asm("" : "+x"(c00), "+x"(c01));
+    if constexpr (MR > 1) asm("" : "+x"(c10), "+x"(c11));
+    if constexpr (MR > 2) asm("" : "+x"(c20), "+x"(c21));
+    if constexpr (MR > 3) asm("" : "+x"(c30), "+x"(c31));
+    if constexpr (MR > 4) asm("" : "+x"(c40), "+x"(c41));
+    if constexpr (MR > 5) asm("" : "+x"(c50), "+x"(c51));
+  }
+  acc[0][0] = c00, acc[0][1] = c01;
+  if constexpr (MR > 1) acc[1][0] = c10, acc[1][1] = c11;
+  if constexpr (MR > 2) acc[2][0] = c20, acc[2][1] = c21;
+  if constexpr (MR > 3) acc[3][0] = c30, acc[3][1] = c31;
+  if constexpr (MR > 4) acc[4][0] = c40, acc[4][1] = c41;
+  if constexpr (MR > 5) acc[5][0] = c50, acc[5][1] = c51;
+}
+
 struct Tile {
   const GemmArgs* g;
   int64_t i0, j0;
@@ -59,7 +105,7 @@ void run_tile(const Tile& t, const int16_t* ap, const int8_t* bp, int64_t pairs)
   float* c0 = g.c + t.i0 * g.ldc + t.j0;
   const bool full = t.nc == kNr;
   alignas(32) int32_t tmp[MR][kNr];
-  __m256i acc[MR][2];
+  __m256i acc[kMr][2];
   if (t.first) {
     for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
   } else {  // resume from the int32 partial sums parked in C
@@ -75,18 +121,7 @@ void run_tile(const Tile& t, const int16_t* ap, const int8_t* bp, int64_t pairs)
     }
   }
 
-  for (int64_t p = 0; p < pairs; ++p) {
-    const __m256i b0 = _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(bp)));
-    const __m256i b1 =
-        _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(bp + 16)));
-    bp += 32;
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r) {
-      const __m256i av = broadcast_pair(ap + r * kKc + 2 * p);
-      acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(av, b0));
-      acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(av, b1));
-    }
-  }
+  accumulate<MR>(ap, bp, pairs, acc);
 
   if (!t.last || !full) {
     for (int r = 0; r < MR; ++r) {
