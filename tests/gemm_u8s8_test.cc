@@ -48,7 +48,9 @@ class GuardedBytes {
   ~GuardedBytes() { munmap(base_, map_bytes_); }
   GuardedBytes(const GuardedBytes&) = delete;
   GuardedBytes& operator=(const GuardedBytes&) = delete;
-  uint8_t* data() { return base_ + (map_bytes_ - static_cast<size_t>(sysconf(_SC_PAGESIZE))) - size_; }
+  uint8_t* data() {
+    return base_ + (map_bytes_ - static_cast<size_t>(sysconf(_SC_PAGESIZE))) - size_;
+  }
 
  private:
   size_t size_, map_bytes_;
@@ -93,10 +95,13 @@ struct Problem {
     stride_k = cs.b_kn ? cs.n : 1;
     stride_n = cs.b_kn ? 1 : cs.k;
     if (cs.col_scale) {
-      for (int64_t j = 0; j < cs.n; ++j) col_scale.push_back(std::ldexp(1.0f + (rng() % 997) / 1000.0f, -12 + static_cast<int>(j % 5)));
+      for (int64_t j = 0; j < cs.n; ++j)
+        col_scale.push_back(
+            std::ldexp(1.0f + (rng() % 997) / 1000.0f, -12 + static_cast<int>(j % 5)));
     }
     if (cs.bias) {
-      for (int64_t j = 0; j < cs.n; ++j) bias.push_back(static_cast<float>(static_cast<int>(rng() % 20001) - 10000) / 7.0f);
+      for (int64_t j = 0; j < cs.n; ++j)
+        bias.push_back(static_cast<float>(static_cast<int>(rng() % 20001) - 10000) / 7.0f);
     }
     e.a_zero = cs.a_zero;
     e.b_zero = cs.b_zero;
@@ -214,8 +219,8 @@ TEST_P(GemmU8S8, ShapeGridMatchesReference) {
 // Every combination of options, on shapes with m, n and k tails.
 TEST_P(GemmU8S8, OptionGridMatchesReference) {
   uint32_t seed = 1000;
-  for (auto [m, k, n] : {std::tuple<int64_t, int64_t, int64_t>{5, 17, 33}, {3, 65, 17},
-                         {9, 5, 40}, {2, 130, 100}}) {
+  for (auto [m, k, n] :
+       {std::tuple<int64_t, int64_t, int64_t>{5, 17, 33}, {3, 65, 17}, {9, 5, 40}, {2, 130, 100}}) {
     for (bool b_kn : {true, false}) {
       for (int64_t lda_pad : {0, 7}) {
         for (int32_t a_zero : {0, 255, 128}) {
@@ -243,10 +248,9 @@ TEST_P(GemmU8S8, LongKExtremesAreExact) {
     int32_t a_zero, b_zero;
     float want;  // k * (a - a_zero) * (b - b_zero)
   };
-  for (const Extreme& x : {Extreme{255, -128, 0, 0, -133693440.0f},
-                           Extreme{255, 127, 0, 0, 132648960.0f},
-                           Extreme{0, 127, 255, -128, -266342400.0f},
-                           Extreme{255, -128, 0, 127, -266342400.0f}}) {
+  for (const Extreme& x :
+       {Extreme{255, -128, 0, 0, -133693440.0f}, Extreme{255, 127, 0, 0, 132648960.0f},
+        Extreme{0, 127, 255, -128, -266342400.0f}, Extreme{255, -128, 0, 127, -266342400.0f}}) {
     SCOPED_TRACE("a=" + std::to_string(x.a) + " b=" + std::to_string(x.b));
     GuardedBytes a_mem(static_cast<size_t>(m * k));
     std::memset(a_mem.data(), x.a, static_cast<size_t>(m * k));

@@ -15,11 +15,16 @@ namespace gemm_detail {
 
 GemmLayout layout_of(Isa isa) {
   switch (isa) {
-    case Isa::kScalar: return kScalarLayout;
-    case Isa::kAvx2: return kAvx2Layout;
-    case Isa::kAvx512Vnni: return kAvx512VnniLayout;
-    case Isa::kNeon: return kNeonLayout;
-    case Isa::kNeonDot: return kNeonDotLayout;
+    case Isa::kScalar:
+      return kScalarLayout;
+    case Isa::kAvx2:
+      return kAvx2Layout;
+    case Isa::kAvx512Vnni:
+      return kAvx512VnniLayout;
+    case Isa::kNeon:
+      return kNeonLayout;
+    case Isa::kNeonDot:
+      return kNeonDotLayout;
   }
   assert(false && "unknown Isa");
   return kScalarLayout;
@@ -42,7 +47,8 @@ void finish_tile(const GemmArgs& g, const int32_t* raw, int64_t ld_raw, int64_t 
   const uint32_t a_coef = static_cast<uint32_t>(g.e.a_zero - a_offset);
   for (int jj = 0; jj < nc; ++jj) {
     const int64_t j = j0 + jj;
-    const uint32_t col = static_cast<uint32_t>(g.kab) - a_coef * static_cast<uint32_t>(g.col_sums[j]);
+    const uint32_t col =
+        static_cast<uint32_t>(g.kab) - a_coef * static_cast<uint32_t>(g.col_sums[j]);
     const float mult = g.e.col_scale ? g.e.scale * g.e.col_scale[j] : g.e.scale;
     const float bias = g.e.bias ? g.e.bias[j] : 0.0f;
     for (int r = 0; r < mr; ++r) {
@@ -57,8 +63,8 @@ void finish_tile(const GemmArgs& g, const int32_t* raw, int64_t ld_raw, int64_t 
 
 using gemm_detail::GemmLayout;
 
-PackedMatrixS8 pack_b_s8(const int8_t* b, int64_t k, int64_t n, int64_t stride_k,
-                         int64_t stride_n, Isa isa) {
+PackedMatrixS8 pack_b_s8(const int8_t* b, int64_t k, int64_t n, int64_t stride_k, int64_t stride_n,
+                         Isa isa) {
   assert(k >= 0 && n >= 0);
   const GemmLayout l = gemm_detail::layout_of(isa);
   const int64_t k_pad = (k + l.k_align - 1) / l.k_align * l.k_align;
@@ -71,8 +77,8 @@ PackedMatrixS8 pack_b_s8(const int8_t* b, int64_t k, int64_t n, int64_t stride_k
   p.k = k;
   p.n = n;
   p.col_sums.assign(static_cast<size_t>(n), 0);
-  auto* data = static_cast<int8_t*>(::operator new[](static_cast<size_t>(bytes),
-                                                       std::align_val_t{64}));
+  auto* data =
+      static_cast<int8_t*>(::operator new[](static_cast<size_t>(bytes), std::align_val_t{64}));
   std::memset(data, 0, static_cast<size_t>(bytes));
   p.data = std::shared_ptr<int8_t[]>(
       data, [](int8_t* q) { ::operator delete[](q, std::align_val_t{64}); });
@@ -125,16 +131,27 @@ void gemm_u8s8_f32(const uint8_t* a, int64_t m, int64_t lda, const PackedMatrixS
     return;
   }
   switch (b.isa) {
-    case Isa::kScalar: gemm_detail::gemm_ref(g); return;
+    case Isa::kScalar:
+      gemm_detail::gemm_ref(g);
+      return;
 #if defined(SQ_HAVE_X86_KERNELS)
-    case Isa::kAvx2: gemm_detail::gemm_avx2(g); return;
-    case Isa::kAvx512Vnni: gemm_detail::gemm_avx512vnni(g); return;
+    case Isa::kAvx2:
+      gemm_detail::gemm_avx2(g);
+      return;
+    case Isa::kAvx512Vnni:
+      gemm_detail::gemm_avx512vnni(g);
+      return;
 #endif
 #if defined(SQ_HAVE_ARM_KERNELS)
-    case Isa::kNeon: gemm_detail::gemm_neon(g); return;
-    case Isa::kNeonDot: gemm_detail::gemm_neondot(g); return;
+    case Isa::kNeon:
+      gemm_detail::gemm_neon(g);
+      return;
+    case Isa::kNeonDot:
+      gemm_detail::gemm_neondot(g);
+      return;
 #endif
-    default: break;
+    default:
+      break;
   }
   assert(false && "gemm_u8s8_f32: B packed for an ISA not compiled into this binary");
 }

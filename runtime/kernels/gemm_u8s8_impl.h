@@ -37,12 +37,12 @@ GemmLayout layout_of(Isa isa);
 struct GemmArgs {
   const uint8_t* a;
   int64_t m, lda;
-  const int8_t* b;           // packed data
-  const int32_t* col_sums;   // [n]
-  int64_t k, n, k_pad;       // k_pad: padded k, panel p starts at b + p * k_pad * nr
+  const int8_t* b;          // packed data
+  const int32_t* col_sums;  // [n]
+  int64_t k, n, k_pad;      // k_pad: padded k, panel p starts at b + p * k_pad * nr
   int64_t n_begin, n_end;
   GemmU8S8Epilogue e;
-  int32_t kab;               // k * a_zero * b_zero (mod 2^32)
+  int32_t kab;  // k * a_zero * b_zero (mod 2^32)
   float* c;
   int64_t ldc;
 };

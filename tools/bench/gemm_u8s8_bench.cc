@@ -9,9 +9,9 @@
 #include <benchmark/benchmark.h>
 
 #include <Eigen/Core>
-#include <ctime>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
@@ -117,8 +117,8 @@ void set_counters(benchmark::State& state, const Shape& s, double peak_gops) {
   const double gop = 2e-9 * static_cast<double>(s.m * s.n * s.k);
   state.counters["GOP/s"] = benchmark::Counter(gop, benchmark::Counter::kIsIterationInvariantRate);
   if (peak_gops > 0) {
-    state.counters["pct_peak"] = benchmark::Counter(
-        gop / peak_gops * 100.0, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["pct_peak"] =
+        benchmark::Counter(gop / peak_gops * 100.0, benchmark::Counter::kIsIterationInvariantRate);
   }
 }
 
@@ -129,7 +129,8 @@ void BM_GemmU8S8(benchmark::State& state, Isa isa, Shape s) {
   for (auto& v : a) v = static_cast<uint8_t>(rng());
   for (auto& v : b) v = static_cast<int8_t>(rng());
   std::vector<float> col_scale(static_cast<size_t>(s.n), 0.5f), bias(static_cast<size_t>(s.n), 1);
-  const sq::kernels::PackedMatrixS8 packed = sq::kernels::pack_b_s8(b.data(), s.k, s.n, s.n, 1, isa);
+  const sq::kernels::PackedMatrixS8 packed =
+      sq::kernels::pack_b_s8(b.data(), s.k, s.n, s.n, 1, isa);
   sq::kernels::GemmU8S8Epilogue e;
   e.a_zero = 117;
   e.scale = 0.01f;
@@ -165,14 +166,14 @@ int main(int argc, char** argv) {
     p.gops = measure_gops(p);
     std::printf("peak %s int8 MAC instruction: %.1f GOP/s\n", sq::kernels::isa_name(isa), p.gops);
     benchmark::RegisterBenchmark(
-        (std::string("BM_PeakInt8Mac/") + sq::kernels::isa_name(isa)).c_str(), BM_PeakInt8Mac,
-        isa);
+        (std::string("BM_PeakInt8Mac/") + sq::kernels::isa_name(isa)).c_str(), BM_PeakInt8Mac, isa);
   }
   for (const Shape& s : kShapes) {
     for (Isa isa : sq::kernels::available_isas()) {
       benchmark::RegisterBenchmark(
           ("BM_GemmU8S8/" + std::string(sq::kernels::isa_name(isa)) + "/" + shape_name(s)).c_str(),
-          BM_GemmU8S8, isa, s)->Unit(benchmark::kMicrosecond);
+          BM_GemmU8S8, isa, s)
+          ->Unit(benchmark::kMicrosecond);
     }
     benchmark::RegisterBenchmark(("BM_EigenF32/" + shape_name(s)).c_str(), BM_EigenF32, s)
         ->Unit(benchmark::kMicrosecond);

@@ -60,11 +60,11 @@ inline __attribute__((always_inline)) void accumulate(const int16_t* ap, const i
     const __m256i b1 =
         _mm256_cvtepi8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(bp + 16)));
     bp += 32;
-#define SQ_GEMM_ROW(r)                                                   \
-  if constexpr (MR > r) {                                                \
-    const __m256i av = broadcast_pair(ap + r * kKc + 2 * p);             \
-    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(av, b0));      \
-    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(av, b1));      \
+#define SQ_GEMM_ROW(r)                                              \
+  if constexpr (MR > r) {                                           \
+    const __m256i av = broadcast_pair(ap + r * kKc + 2 * p);        \
+    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(av, b0)); \
+    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(av, b1)); \
   }
     SQ_GEMM_ROW(0)
     SQ_GEMM_ROW(1)
@@ -147,8 +147,7 @@ void run_tile(const Tile& t, const int16_t* ap, const int8_t* bp, int64_t pairs)
     for (int r = 0; r < MR; ++r) {
       const __m256i v = _mm256_add_epi32(_mm256_add_epi32(acc[r][h], col_term),
                                          _mm256_set1_epi32(t.row_terms[r]));
-      _mm256_storeu_ps(c0 + r * g.ldc + 8 * h,
-                       _mm256_fmadd_ps(_mm256_cvtepi32_ps(v), mult, bias));
+      _mm256_storeu_ps(c0 + r * g.ldc + 8 * h, _mm256_fmadd_ps(_mm256_cvtepi32_ps(v), mult, bias));
     }
   }
 }
@@ -178,10 +177,17 @@ void gemm_avx2(const GemmArgs& g) {
   int64_t i0 = 0;
   for (; i0 + kMr <= g.m; i0 += kMr) row_block<kMr>(g, i0, abuf);
   switch (g.m - i0) {
-    case 1: row_block<1>(g, i0, abuf); break;
-    case 2: row_block<2>(g, i0, abuf); break;
-    case 3: row_block<3>(g, i0, abuf); break;
-    default: break;
+    case 1:
+      row_block<1>(g, i0, abuf);
+      break;
+    case 2:
+      row_block<2>(g, i0, abuf);
+      break;
+    case 3:
+      row_block<3>(g, i0, abuf);
+      break;
+    default:
+      break;
   }
   static_assert(kMr == 4, "update the m-tail switch");
 }

@@ -77,10 +77,9 @@ void run_tile(const GemmArgs& g, int64_t i0, int64_t j0, int nc, const int32_t* 
     if (g.e.col_scale) mult = _mm512_mul_ps(mult, _mm512_loadu_ps(g.e.col_scale + j));
     const __m512 bias = g.e.bias ? _mm512_loadu_ps(g.e.bias + j) : _mm512_setzero_ps();
     for (int r = 0; r < MR; ++r) {
-      const __m512i v = _mm512_add_epi32(_mm512_add_epi32(acc[r][h], col_term),
-                                         _mm512_set1_epi32(row_terms[r]));
-      _mm512_storeu_ps(c0 + r * g.ldc + 16 * h,
-                       _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), mult, bias));
+      const __m512i v =
+          _mm512_add_epi32(_mm512_add_epi32(acc[r][h], col_term), _mm512_set1_epi32(row_terms[r]));
+      _mm512_storeu_ps(c0 + r * g.ldc + 16 * h, _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), mult, bias));
     }
   }
 }
@@ -101,14 +100,29 @@ void gemm_avx512vnni(const GemmArgs& g) {
   int64_t i0 = 0;
   for (; i0 + kMr <= g.m; i0 += kMr) row_block<kMr>(g, i0);
   switch (g.m - i0) {
-    case 1: row_block<1>(g, i0); break;
-    case 2: row_block<2>(g, i0); break;
-    case 3: row_block<3>(g, i0); break;
-    case 4: row_block<4>(g, i0); break;
-    case 5: row_block<5>(g, i0); break;
-    case 6: row_block<6>(g, i0); break;
-    case 7: row_block<7>(g, i0); break;
-    default: break;
+    case 1:
+      row_block<1>(g, i0);
+      break;
+    case 2:
+      row_block<2>(g, i0);
+      break;
+    case 3:
+      row_block<3>(g, i0);
+      break;
+    case 4:
+      row_block<4>(g, i0);
+      break;
+    case 5:
+      row_block<5>(g, i0);
+      break;
+    case 6:
+      row_block<6>(g, i0);
+      break;
+    case 7:
+      row_block<7>(g, i0);
+      break;
+    default:
+      break;
   }
   static_assert(kMr == 8, "update the m-tail switch");
 }
