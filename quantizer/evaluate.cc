@@ -1,19 +1,29 @@
 #include "quantizer/evaluate.h"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include "calib/progress.h"
+#include "runtime/engine/int8_engine.h"
 
 namespace sq {
 
 EngineKind parse_engine_kind(const std::string& s) {
   if (s == "fp32") return EngineKind::kFp32;
   if (s == "sim") return EngineKind::kSim;
-  throw make_error("unknown --engine '", s, "' (expected fp32 or sim)");
+  if (s == "int8") return EngineKind::kInt8;
+  throw make_error("unknown --engine '", s, "' (expected fp32, sim or int8)");
 }
 
-const char* engine_kind_name(EngineKind k) { return k == EngineKind::kFp32 ? "fp32" : "sim"; }
+const char* engine_kind_name(EngineKind k) {
+  switch (k) {
+    case EngineKind::kFp32: return "fp32";
+    case EngineKind::kSim: return "sim";
+    case EngineKind::kInt8: return "int8";
+  }
+  return "?";
+}
 
 bool has_quantizers(const Model& model) {
   for (const Node& n : model.graph.nodes) {
@@ -22,15 +32,21 @@ bool has_quantizers(const Model& model) {
   return false;
 }
 
-static std::shared_ptr<const Model> checked(std::shared_ptr<const Model> model, EngineKind kind) {
-  SQ_CHECK(kind != EngineKind::kSim || has_quantizers(*model),
-           "--engine sim needs a quantized (QDQ) model, but this model has no QuantizeLinear or "
-           "DequantizeLinear nodes: run `softquant quantize` first, or use --engine fp32");
-  return model;
+static std::unique_ptr<ReferenceEngine> make_engine(std::shared_ptr<const Model> model,
+                                                    EngineKind kind) {
+  SQ_CHECK(kind == EngineKind::kFp32 || has_quantizers(*model), "--engine ",
+           engine_kind_name(kind), " needs a quantized (QDQ) model, but this model has no "
+           "QuantizeLinear or DequantizeLinear nodes: run `softquant quantize` first, or use "
+           "--engine fp32");
+  if (kind != EngineKind::kInt8) return std::make_unique<ReferenceEngine>(std::move(model));
+  Int8LoweringReport report;
+  auto engine = make_int8_engine(*model, &report);
+  std::fprintf(stderr, "%s\n", report.summary().c_str());
+  return engine;
 }
 
 ModelRunner::ModelRunner(std::shared_ptr<const Model> model, EngineKind kind)
-    : engine_(checked(std::move(model), kind)) {}
+    : engine_(make_engine(std::move(model), kind)) {}
 
 static std::string logits_name(const Graph& g) {
   for (const auto& vi : g.outputs) {

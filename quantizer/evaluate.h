@@ -12,21 +12,28 @@
 
 namespace sq {
 
-enum class EngineKind { kFp32, kSim };
-EngineKind parse_engine_kind(const std::string& s);  // fp32|sim
+enum class EngineKind { kFp32, kSim, kInt8 };
+EngineKind parse_engine_kind(const std::string& s);  // fp32|sim|int8
 const char* engine_kind_name(EngineKind k);
 
 // fp32 runs every op as written in float; sim runs a QDQ graph through the same reference
-// kernels, whose QuantizeLinear/DequantizeLinear use the shared quantization arithmetic. sim
-// refuses a model without quantizers (a likely mistake: nothing would be simulated).
+// kernels, whose QuantizeLinear/DequantizeLinear use the shared quantization arithmetic; int8
+// lowers the QDQ patterns to integer kernels (runtime/engine/int8_engine.h) and prints on stderr
+// which nodes still compute in float. sim and int8 refuse a model without quantizers (a likely
+// mistake: nothing would be quantized).
 class ModelRunner {
  public:
   ModelRunner(std::shared_ptr<const Model> model, EngineKind kind);
-  TensorMap run(const TensorMap& inputs, ThreadPool& pool) const { return engine_.run(inputs, pool); }
-  const Model& model() const { return engine_.model(); }
+  TensorMap run(const TensorMap& inputs, ThreadPool& pool) const { return engine_->run(inputs, pool); }
+  TensorMap run_observed(const TensorMap& inputs, ThreadPool& pool,
+                         const ReferenceEngine::Observer& observer) const {
+    return engine_->run(inputs, pool, &observer);
+  }
+  // The graph the engine executes (for int8: the lowered one).
+  const Model& model() const { return engine_->model(); }
 
  private:
-  ReferenceEngine engine_;
+  std::unique_ptr<ReferenceEngine> engine_;
 };
 
 bool has_quantizers(const Model& model);

@@ -49,7 +49,8 @@ Error node_error(const Node& n, const std::string& msg) {
 
 }  // namespace
 
-ReferenceEngine::ReferenceEngine(std::shared_ptr<const Model> model) : model_(std::move(model)) {
+ReferenceEngine::ReferenceEngine(std::shared_ptr<const Model> model, const OpRegistry& registry)
+    : model_(std::move(model)) {
   SQ_CHECK(model_ != nullptr, "ReferenceEngine: no model");
   const Graph& g = model_->graph;
   // Structure first (cycles, dangling inputs, order), for graphs built in memory rather than
@@ -59,7 +60,6 @@ ReferenceEngine::ReferenceEngine(std::shared_ptr<const Model> model) : model_(st
     SQ_CHECK(order[i] == i, "graph nodes are not in topological order (",
              g.nodes[order[i]].describe(), " must run earlier)");
   }
-  const OpRegistry& registry = OpRegistry::builtin();
   std::unordered_map<std::string, int> slot_of;
   auto slot = [&](const std::string& name) {
     auto [it, inserted] = slot_of.emplace(name, static_cast<int>(slot_names_.size()));

@@ -20,7 +20,11 @@ class ReferenceEngine {
  public:
   // Throws sq::Error listing every node whose op or domain is unsupported, or whose attributes
   // are invalid.
-  explicit ReferenceEngine(std::shared_ptr<const Model> model);
+  explicit ReferenceEngine(std::shared_ptr<const Model> model)
+      : ReferenceEngine(std::move(model), OpRegistry::builtin()) {}
+  // With another registry (the int8 engine's: builtin ops plus its lowered integer ops). The
+  // registry is only used while constructing.
+  ReferenceEngine(std::shared_ptr<const Model> model, const OpRegistry& registry);
 
   // Called after each node with every output it produced (for calibration observers).
   using Observer = std::function<void(const Node& node, size_t output_index, const Tensor& value)>;

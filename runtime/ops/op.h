@@ -65,12 +65,17 @@ class OpRegistry {
  public:
   // The registry with every built-in op (default ONNX domain).
   static const OpRegistry& builtin();
-  void add(const std::string& op_type, OpFactory factory);
+  // domain "" is the default ONNX domain ("ai.onnx" finds it too).
+  void add(const std::string& op_type, OpFactory factory, const std::string& domain = "");
   const OpFactory* find(const std::string& domain, const std::string& op_type) const;
   std::vector<std::string> op_types() const;
 
  private:
-  std::vector<std::pair<std::string, OpFactory>> ops_;
+  struct Entry {
+    std::string domain, op_type;
+    OpFactory factory;
+  };
+  std::vector<Entry> ops_;
 };
 
 // One function per op family, each defined in its own file under runtime/ops/.
@@ -85,5 +90,8 @@ void register_generator_ops(OpRegistry& r);      // generators.cc: Constant, Con
 void register_matmul_ops(OpRegistry& r);         // matmul.cc: MatMul, Gemm
 void register_conv_ops(OpRegistry& r);           // conv.cc: Conv
 void register_quant_ops(OpRegistry& r);          // quant.cc: QuantizeLinear, DequantizeLinear
+// The int8 engine's lowered ops (domain kInt8Domain), not part of builtin(): int8_ops.cc.
+inline constexpr const char* kInt8Domain = "com.softquant";
+void register_int8_ops(OpRegistry& r);
 
 }  // namespace sq

@@ -10,21 +10,21 @@ const Tensor& OpContext::in(size_t i) const {
   return *t;
 }
 
-void OpRegistry::add(const std::string& op_type, OpFactory factory) {
-  ops_.emplace_back(op_type, std::move(factory));
+void OpRegistry::add(const std::string& op_type, OpFactory factory, const std::string& domain) {
+  ops_.push_back(Entry{domain == "ai.onnx" ? "" : domain, op_type, std::move(factory)});
 }
 
 const OpFactory* OpRegistry::find(const std::string& domain, const std::string& op_type) const {
-  if (!domain.empty() && domain != "ai.onnx") return nullptr;
-  for (const auto& [name, f] : ops_) {
-    if (name == op_type) return &f;
+  const std::string& d = domain == "ai.onnx" ? std::string() : domain;
+  for (const auto& e : ops_) {
+    if (e.op_type == op_type && e.domain == d) return &e.factory;
   }
   return nullptr;
 }
 
 std::vector<std::string> OpRegistry::op_types() const {
   std::vector<std::string> names;
-  for (const auto& [name, f] : ops_) names.push_back(name);
+  for (const auto& e : ops_) names.push_back(e.domain.empty() ? e.op_type : e.domain + "::" + e.op_type);
   std::sort(names.begin(), names.end());
   return names;
 }

@@ -70,7 +70,7 @@ void add_compare_command(CLI::App& app) {
   cmd->add_option("reference", a->reference, "Reference ONNX model (run in fp32)")->required();
   cmd->add_option("test", a->test, "Test ONNX model (e.g. the quantized QDQ model)")->required();
   cmd->add_option("--inputs", a->inputs, "Folder with one subfolder of <input>.npy per sample")->required();
-  cmd->add_option("--engine", a->engine, "Engine for the test model: sim (QDQ simulation) or fp32")->default_val("sim");
+  cmd->add_option("--engine", a->engine, "Engine for the test model: sim (QDQ simulation), int8 (integer kernels) or fp32")->default_val("sim");
   cmd->add_option("--max-samples", a->max_samples, "Use at most N samples (0: all)")->default_val(0);
   cmd->add_flag("--json", a->json, "Print {\"outputs\": {name: {sqnr_db, cosine, max_abs_error}}} as JSON on the last line");
   cmd->add_option("--threads", a->threads, "Worker threads")->default_val(2)->check(CLI::Range(1, 256));

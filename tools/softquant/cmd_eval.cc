@@ -85,7 +85,7 @@ void add_eval_command(CLI::App& app) {
   bos->needs(text);
   cmd->add_option("--context", a->context, "Tokens per window (non-overlapping)")->default_val(512)->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
   cmd->add_option("--max-windows", a->max_windows, "Evaluate at most K windows (0: all)")->default_val(0);
-  cmd->add_option("--engine", a->engine, "fp32 (ops as written) or sim (QDQ simulation)")->default_val("fp32");
+  cmd->add_option("--engine", a->engine, "fp32 (ops as written), sim (QDQ simulation) or int8 (integer kernels)")->default_val("fp32");
   cmd->add_flag("--json", a->json, "Print {\"perplexity\", \"tokens\", \"windows\"} as JSON on the last line");
   cmd->add_option("--threads", a->threads, "Worker threads")->default_val(2)->check(CLI::Range(1, 256));
   cmd->callback([a] { eval_command(*a); });

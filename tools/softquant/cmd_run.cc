@@ -3,7 +3,7 @@
 #include <iostream>
 #include <set>
 
-#include "runtime/engine/reference_engine.h"
+#include "quantizer/evaluate.h"
 #include "runtime/graph/onnx_io.h"
 #include "runtime/io/npy.h"
 #include "tools/softquant/commands.h"
@@ -17,6 +17,7 @@ struct RunArgs {
   std::vector<std::string> inputs;
   std::string output_dir;
   int threads = 2;
+  std::string engine = "fp32";
 };
 
 // Maps each graph output to DIR/<name>.npy ('/' and '\' in names become '_'); refuses two
@@ -52,7 +53,7 @@ void run_command(const RunArgs& args) {
     feeds[name] = read_npy(spec.substr(eq + 1));
   }
   auto model = std::make_shared<const Model>(load_onnx(args.model));
-  ReferenceEngine engine(model);
+  ModelRunner engine(model, parse_engine_kind(args.engine));
   check_bindings(model->graph, feeds);
   std::error_code ec;
   SQ_CHECK(!fs::exists(args.output_dir, ec) || fs::is_directory(args.output_dir, ec),
@@ -89,6 +90,10 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--threads", args->threads, "Worker threads")
       ->default_val(2)
       ->check(CLI::Range(1, 256));
+  cmd->add_option("--engine", args->engine,
+                  "fp32 (every op as written), sim (QDQ simulation) or int8 (integer kernels)")
+      ->default_val("fp32")
+      ->check(CLI::IsMember({"fp32", "sim", "int8"}));
   cmd->callback([args] { run_command(*args); });
 }
 

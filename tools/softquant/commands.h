@@ -13,5 +13,6 @@ void add_quantize_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_compare_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace sq::cli

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   sq::cli::add_eval_command(app);
   sq::cli::add_compare_command(app);
   sq::cli::add_sweep_command(app);
+  sq::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,17 @@
+// Why this exists: `--engine int8` in one call. Lowers a QDQ model (engine/int8_lowering.h) and
+// prepares it on the registry of builtin plus integer ops; weights are packed during preparation,
+// after which the lowered graph drops its copy of them, so a model's int8 weights are held once.
+#pragma once
+
+#include <memory>
+
+#include "runtime/engine/int8_lowering.h"
+#include "runtime/engine/reference_engine.h"
+
+namespace sq {
+
+// Throws sq::Error for a model the reference engine could not run either.
+std::unique_ptr<ReferenceEngine> make_int8_engine(const Model& qdq_model,
+                                                  Int8LoweringReport* report = nullptr);
+
+}  // namespace sq

@@ -1,0 +1,32 @@
+// Why this exists: the int8 engine runs a QDQ model (the quantizer's export, or any standard QDQ
+// ONNX model) on integer kernels. This pass rewrites the graph so that the products whose
+// inputs are quantized run as integer ops of domain com.softquant (see ops/int8_ops.cc):
+//   1. per-tensor DequantizeLinear nodes sink below pass-through ops (Reshape, Transpose,
+//      Squeeze, Unsqueeze, Flatten, Identity), so those ops move uint8 data and every product
+//      sees its DequantizeLinear inputs directly;
+//   2. MatMul / Gemm / 1x1 Conv with a uint8 per-tensor activation and an int8 per-tensor or
+//      per-output-channel weight become MatMulU8S8ToFloat (weights packed once);
+//   3. MatMul of two uint8 per-tensor activations (Q·Kᵀ, P·V) becomes BatchMatMulU8U8ToFloat.
+// Everything else runs as written (FP32 reference ops); the report lists the nodes that still
+// compute in float on dequantized inputs, so a user sees what was not lowered.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runtime/graph/ir.h"
+
+namespace sq {
+
+struct Int8LoweringReport {
+  int lowered_matmuls = 0;        // weight x activation products on integer kernels
+  int lowered_act_matmuls = 0;    // activation x activation products on integer kernels
+  int sunk_dequantize = 0;        // DequantizeLinear nodes moved below pass-through ops
+  std::vector<std::string> float_nodes;  // nodes reading dequantized values, still in float
+  // One line: what was lowered, and the float nodes (op type counts and the first few names).
+  std::string summary() const;
+};
+
+Model lower_to_int8(const Model& qdq_model, Int8LoweringReport* report = nullptr);
+
+}  // namespace sq

@@ -1,0 +1,203 @@
+// The int8 engine's lowered ops (domain com.softquant), produced by engine/int8_lowering from QDQ
+// patterns and executed on the integer kernels of runtime/kernels:
+//
+//   MatMulU8S8ToFloat(a_u8, a_scale, a_zero_point[, bias]) with attributes
+//       weight (int8 tensor, [K, N], or [N, K] when weight_transposed = 1), weight_scale ([N] or
+//       [1]) and layout ("rows": A is [..., K]; "nchw": a 1x1 Conv over [B, K, H, W])
+//     = DequantizeLinear(a) x DequantizeLinear(weight) (+ bias), in float.
+//   BatchMatMulU8U8ToFloat(a_u8, a_scale, a_zero, b_u8, b_scale, b_zero)
+//     = MatMul(DequantizeLinear(a), DequantizeLinear(b)), numpy batch broadcasting.
+//
+// Weights are packed once, when the op is prepared.
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "runtime/kernels/gemm_u8s8.h"
+#include "runtime/ops/matmul_plan.h"
+#include "runtime/ops/op.h"
+#include "runtime/ops/shape_ops_util.h"
+
+namespace sq {
+namespace {
+
+using kernels::GemmU8S8Epilogue;
+using kernels::PackedMatrixS8;
+
+struct PerTensorQuant {
+  float scale = 1;
+  int32_t zero = 0;
+};
+
+PerTensorQuant read_per_tensor(const Node& node, const Tensor& scale, const Tensor* zero,
+                               const char* what) {
+  SQ_CHECK(scale.dtype() == DType::kFloat32 && scale.numel() == 1, node.describe(), ": ", what,
+           " scale must be one float32");
+  PerTensorQuant q;
+  q.scale = scale.data<float>()[0];
+  if (zero) {
+    SQ_CHECK(zero->dtype() == DType::kUInt8 && zero->numel() == 1, node.describe(), ": ", what,
+             " zero point must be one uint8");
+    q.zero = zero->data<uint8_t>()[0];
+  }
+  return q;
+}
+
+void check_u8(const Node& node, const Tensor& t, const char* what) {
+  SQ_CHECK(t.dtype() == DType::kUInt8, node.describe(), ": ", what, " must be uint8, got ",
+           dtype_name(t.dtype()));
+}
+
+// Runs C = A x B over `m` rows on the pool: blocks of rows when there are enough of them, else
+// blocks of columns (decode: m = 1).
+void parallel_gemm(ThreadPool& pool, const uint8_t* a, int64_t m, int64_t lda,
+                   const PackedMatrixS8& b, const GemmU8S8Epilogue& ep, float* c, int64_t ldc) {
+  const int threads = pool.num_threads();
+  const int64_t macs = m * b.n * b.k;
+  if (threads <= 1 || macs < (int64_t{1} << 18)) {
+    kernels::gemm_u8s8_f32(a, m, lda, b, 0, b.n, ep, c, ldc);
+    return;
+  }
+  if (m >= 8 * threads) {
+    const int64_t rows_per_task = std::max<int64_t>(4, (m + 4 * threads - 1) / (4 * threads));
+    const int64_t tasks = (m + rows_per_task - 1) / rows_per_task;
+    pool.parallel_for(tasks, 1, [&](int64_t t0, int64_t t1) {
+      const int64_t r0 = t0 * rows_per_task, r1 = std::min(m, t1 * rows_per_task);
+      kernels::gemm_u8s8_f32(a + r0 * lda, r1 - r0, lda, b, 0, b.n, ep, c + r0 * ldc, ldc);
+    });
+    return;
+  }
+  const int64_t block = kernels::gemm_column_block(b.isa);
+  const int64_t col_blocks = (b.n + block - 1) / block;
+  pool.parallel_for(col_blocks, 1, [&](int64_t b0, int64_t b1) {
+    kernels::gemm_u8s8_f32(a, m, lda, b, b0 * block, std::min(b.n, b1 * block), ep, c, ldc);
+  });
+}
+
+class MatMulU8S8Kernel : public OpKernel {
+ public:
+  explicit MatMulU8S8Kernel(const Node& node) {
+    check_num_inputs(node, 3, 4);
+    const Tensor& w = node.attr_tensor("weight");
+    SQ_CHECK(w.dtype() == DType::kInt8 && w.rank() == 2, node.describe(),
+             ": weight must be a 2-D int8 tensor, got ", dtype_name(w.dtype()), " ",
+             shape_str(w.shape()));
+    const bool transposed = node.attr_int("weight_transposed", 0) != 0;
+    const int64_t k = transposed ? w.dim(1) : w.dim(0), n = transposed ? w.dim(0) : w.dim(1);
+    packed_ = kernels::pack_b_s8(w.data<int8_t>(), k, n, transposed ? 1 : n, transposed ? k : 1);
+    const Tensor& s = node.attr_tensor("weight_scale");
+    SQ_CHECK(s.dtype() == DType::kFloat32 && (s.numel() == 1 || s.numel() == n), node.describe(),
+             ": weight_scale must hold 1 or ", n, " float32 values");
+    col_scale_.resize(static_cast<size_t>(n));
+    for (int64_t j = 0; j < n; ++j) col_scale_[static_cast<size_t>(j)] = s.data<float>()[s.numel() == 1 ? 0 : j];
+    const std::string layout = node.attr_string("layout", "rows");
+    SQ_CHECK(layout == "rows" || layout == "nchw", node.describe(), ": unknown layout '", layout, "'");
+    nchw_ = layout == "nchw";
+  }
+
+  void run(OpContext& ctx) const override {
+    const Node& node = ctx.node();
+    const Tensor& a = ctx.in(0);
+    check_u8(node, a, "input A");
+    const PerTensorQuant aq = read_per_tensor(node, ctx.in(1), ctx.input(2), "input A");
+    const Tensor* bias = ctx.input(3);
+    if (bias) {
+      SQ_CHECK(bias->dtype() == DType::kFloat32 && bias->numel() == packed_.n, node.describe(),
+               ": bias must hold ", packed_.n, " float32 values");
+    }
+    GemmU8S8Epilogue ep;
+    ep.a_zero = aq.zero;
+    ep.scale = aq.scale;
+    ep.col_scale = col_scale_.data();
+    ep.bias = bias ? bias->data<float>() : nullptr;
+    const int64_t k = packed_.k, n = packed_.n;
+    if (!nchw_) {
+      SQ_CHECK(a.rank() >= 1 && a.shape().back() == k, node.describe(), ": input A ",
+               shape_str(a.shape()), " must end in ", k);
+      Shape out_shape = a.shape();
+      out_shape.back() = n;
+      Tensor y(DType::kFloat32, out_shape);
+      const int64_t m = a.numel() / std::max<int64_t>(k, 1);
+      if (m > 0) parallel_gemm(ctx.pool(), a.data<uint8_t>(), m, k, packed_, ep, y.data<float>(), n);
+      ctx.set_output(0, std::move(y));
+      return;
+    }
+    // 1x1 convolution: per image, pixels become rows ([HW, K] x [K, N]) and back to [N, HW].
+    SQ_CHECK(a.rank() >= 3 && a.dim(1) == k, node.describe(), ": input ", shape_str(a.shape()),
+             " must be [batch, ", k, ", ...]");
+    Shape out_shape = a.shape();
+    out_shape[1] = n;
+    Tensor y(DType::kFloat32, out_shape);
+    const int64_t batch = a.dim(0), hw = a.numel() / std::max<int64_t>(batch * k, 1);
+    std::vector<uint8_t> rows(static_cast<size_t>(hw * k));
+    std::vector<float> out_rows(static_cast<size_t>(hw * n));
+    for (int64_t b = 0; b < batch; ++b) {
+      const uint8_t* src = a.data<uint8_t>() + b * k * hw;
+      for (int64_t c = 0; c < k; ++c)
+        for (int64_t p = 0; p < hw; ++p) rows[static_cast<size_t>(p * k + c)] = src[c * hw + p];
+      parallel_gemm(ctx.pool(), rows.data(), hw, k, packed_, ep, out_rows.data(), n);
+      float* dst = y.data<float>() + b * n * hw;
+      for (int64_t p = 0; p < hw; ++p)
+        for (int64_t c = 0; c < n; ++c) dst[c * hw + p] = out_rows[static_cast<size_t>(p * n + c)];
+    }
+    ctx.set_output(0, std::move(y));
+  }
+
+ private:
+  PackedMatrixS8 packed_;
+  std::vector<float> col_scale_;
+  bool nchw_ = false;
+};
+
+std::unique_ptr<OpKernel> make_batch_matmul_u8u8(const Node& node, int64_t) {
+  check_num_inputs(node, 6, 6);
+  return make_kernel([](OpContext& ctx) {
+    const Node& node = ctx.node();
+    const Tensor& a = ctx.in(0);
+    const Tensor& b = ctx.in(3);
+    check_u8(node, a, "input A");
+    check_u8(node, b, "input B");
+    const PerTensorQuant aq = read_per_tensor(node, ctx.in(1), ctx.input(2), "input A");
+    const PerTensorQuant bq = read_per_tensor(node, ctx.in(4), ctx.input(5), "input B");
+    const MatMulPlan plan = plan_matmul(node, a.shape(), b.shape());
+    Tensor y(DType::kFloat32, plan.out);
+    if (y.numel() == 0) return ctx.set_output(0, std::move(y));
+    // vpdpbusd-style kernels multiply uint8 by int8: B's values shift by -128 (b ^ 0x80), and so
+    // does its zero point.
+    std::vector<int8_t> b_s8(static_cast<size_t>(b.numel()));
+    const uint8_t* bu = b.data<uint8_t>();
+    for (size_t i = 0; i < b_s8.size(); ++i) b_s8[i] = static_cast<int8_t>(bu[i] ^ 0x80);
+    GemmU8S8Epilogue ep;
+    ep.a_zero = aq.zero;
+    ep.b_zero = bq.zero - 128;
+    ep.scale = aq.scale * bq.scale;
+    const int64_t m = plan.m, n = plan.n, k = plan.k;
+    const uint8_t* ad = a.data<uint8_t>();
+    float* yd = y.data<float>();
+    auto one = [&](int64_t i) {
+      const auto bi = static_cast<size_t>(i);
+      PackedMatrixS8 pb = kernels::pack_b_s8(b_s8.data() + plan.b_offsets[bi], k, n, n, 1);
+      kernels::gemm_u8s8_f32(ad + plan.a_offsets[bi], m, k, pb, 0, n, ep, yd + i * m * n, n);
+    };
+    if (plan.fold_batch) {  // one B for every batch: a single product with batches * m rows
+      PackedMatrixS8 pb = kernels::pack_b_s8(b_s8.data(), k, n, n, 1);
+      parallel_gemm(ctx.pool(), ad, m * plan.batches, k, pb, ep, yd, n);
+    } else {
+      ctx.pool().parallel_for(plan.batches, 1, [&](int64_t b0, int64_t b1) {
+        for (int64_t i = b0; i < b1; ++i) one(i);
+      });
+    }
+    ctx.set_output(0, std::move(y));
+  });
+}
+
+}  // namespace
+
+void register_int8_ops(OpRegistry& r) {
+  r.add("MatMulU8S8ToFloat",
+        [](const Node& node, int64_t) { return std::make_unique<MatMulU8S8Kernel>(node); },
+        kInt8Domain);
+  r.add("BatchMatMulU8U8ToFloat", make_batch_matmul_u8u8, kInt8Domain);
+}
+
+}  // namespace sq

@@ -1,0 +1,178 @@
+// `softquant bench`: latency of one forward pass of a model on an engine (median over repeats
+// after a warm-up run), with tokens/s, the GOP/s of its matrix products and the process's peak
+// resident memory. Inputs come from --inputs DIR, or are generated: token models (input_ids,
+// attention_mask) get --seq tokens; other inputs need fully known shapes.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <random>
+
+#include "quantizer/evaluate.h"
+#include "runtime/core/json.h"
+#include "runtime/engine/binding.h"
+#include "runtime/graph/onnx_io.h"
+#include "runtime/io/npy.h"
+#include "tools/softquant/commands.h"
+
+namespace sq::cli {
+
+namespace {
+
+struct BenchArgs {
+  std::string model, inputs, engine = "fp32";
+  int64_t seq = 128;
+  int repeat = 5, threads = 2;
+  bool json = false;
+};
+
+Tensor generated_input(const ValueInfo& vi, int64_t seq, std::mt19937& rng) {
+  const bool token_input = vi.name == "input_ids" || vi.name == "attention_mask";
+  Shape shape;
+  for (size_t d = 0; d < vi.dims.size(); ++d) {
+    if (vi.dims[d].known()) {
+      shape.push_back(vi.dims[d].value);
+    } else {
+      SQ_CHECK(token_input, "input '", vi.name, "' has a symbolic dimension ", d,
+               " ('", vi.dims[d].param, "'): give sample inputs with --inputs DIR");
+      shape.push_back(d == 0 ? 1 : seq);  // [batch, sequence]
+    }
+  }
+  Tensor t = Tensor::zeros(vi.dtype, shape);
+  if (vi.name == "attention_mask") {
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<int64_t>()[i] = 1;
+  } else if (vi.name == "input_ids") {
+    // Ids below 256 exist in every vocabulary (byte-level models have exactly 256).
+    std::uniform_int_distribution<int64_t> id(0, 255);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<int64_t>()[i] = id(rng);
+  } else {
+    SQ_CHECK(vi.dtype == DType::kFloat32, "input '", vi.name, "' is ", dtype_name(vi.dtype),
+             ": give sample inputs with --inputs DIR");
+    std::normal_distribution<float> n(0.0f, 1.0f);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = n(rng);
+  }
+  return t;
+}
+
+TensorMap bench_inputs(const BenchArgs& a, const Graph& g) {
+  TensorMap feeds;
+  std::mt19937 rng(0);
+  for (const auto& vi : g.inputs) {
+    feeds[vi.name] = a.inputs.empty() ? generated_input(vi, a.seq, rng)
+                                      : read_npy(a.inputs + "/" + vi.name + ".npy");
+  }
+  check_bindings(g, feeds);
+  return feeds;
+}
+
+// Tokens one pass processes: input_ids elements, else the positions (H x W) of the first 4-D
+// input, else 1.
+int64_t tokens_of(const TensorMap& feeds) {
+  auto ids = feeds.find("input_ids");
+  if (ids != feeds.end()) return ids->second.numel();
+  for (const auto& [name, t] : feeds) {
+    if (t.rank() == 4) return t.dim(2) * t.dim(3);
+  }
+  return 1;
+}
+
+// Multiply-adds of the matrix products of one run, from the shapes the engine actually saw.
+int64_t count_macs(const ModelRunner& runner, const TensorMap& feeds, ThreadPool& pool) {
+  std::map<std::string, Shape> shapes;
+  for (const auto& [name, t] : feeds) shapes[name] = t.shape();
+  for (const auto& [name, t] : runner.model().graph.initializers) shapes[name] = t.shape();
+  int64_t macs = 0;
+  ReferenceEngine::Observer observe = [&](const Node& n, size_t o, const Tensor& v) {
+    shapes[n.outputs[o]] = v.shape();
+    if (o != 0 || n.inputs.empty()) return;
+    auto a = shapes.find(n.inputs[0]);
+    if (a == shapes.end() || a->second.empty()) return;
+    const Shape& as = a->second;
+    int64_t k = 0;
+    if (n.op_type == "MatMul" || n.op_type == "BatchMatMulU8U8ToFloat") k = as.back();
+    if (n.op_type == "Gemm") k = n.attr_int("transA", 0) ? as[0] : as.back();
+    if (n.op_type == "MatMulU8S8ToFloat") k = n.attr_string("layout", "rows") == "nchw" ? as[1] : as.back();
+    if (n.op_type == "Conv" && as.size() >= 2 && n.inputs.size() >= 2) {
+      auto w = shapes.find(n.inputs[1]);
+      if (w != shapes.end()) {
+        k = 1;
+        for (size_t d = 1; d < w->second.size(); ++d) k *= w->second[d];
+      }
+    }
+    macs += k * v.numel();
+  };
+  runner.run_observed(feeds, pool, observe);
+  return macs;
+}
+
+double peak_rss_mb() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux: kilobytes
+}
+
+void bench_command(const BenchArgs& a) {
+  auto model = std::make_shared<const Model>(load_onnx(a.model));
+  ModelRunner runner(model, parse_engine_kind(a.engine));
+  TensorMap feeds = bench_inputs(a, model->graph);
+  ThreadPool pool(a.threads);
+  const int64_t macs = count_macs(runner, feeds, pool);  // doubles as the warm-up run
+  std::vector<double> ms;
+  for (int i = 0; i < a.repeat; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    runner.run(feeds, pool);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  const double median = ms[ms.size() / 2];
+  const int64_t tokens = tokens_of(feeds);
+  const double tokens_per_s = tokens / (median / 1e3);
+  const double gops = 2.0 * static_cast<double>(macs) / (median / 1e3) / 1e9;
+  const double rss = peak_rss_mb();
+  std::printf("%s on %s, %d thread(s), %lld token(s) per run: median %.2f ms over %d run(s) "
+              "(min %.2f, max %.2f), %.1f tokens/s, %.1f GOP/s (%.3f GMAC per run), peak RSS "
+              "%.1f MB\n",
+              a.model.c_str(), a.engine.c_str(), a.threads, static_cast<long long>(tokens), median,
+              a.repeat, ms.front(), ms.back(), tokens_per_s, gops, static_cast<double>(macs) / 1e9,
+              rss);
+  if (a.json) {
+    Json j = Json::object();
+    j.set("median_ms", median);
+    j.set("tokens_per_s", tokens_per_s);
+    j.set("gops", gops);
+    j.set("peak_rss_mb", rss);
+    j.set("engine", a.engine);
+    j.set("tokens", tokens);
+    j.set("threads", static_cast<int64_t>(a.threads));
+    std::cout << j.dump() << "\n";
+  }
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto a = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Latency, tokens/s, GOP/s and peak memory of one forward pass on an engine");
+  cmd->add_option("model", a->model, "ONNX model (FP32, or QDQ for --engine sim|int8)")->required();
+  cmd->add_option("--engine", a->engine,
+                  "fp32 (every op as written), sim (QDQ simulation) or int8 (integer kernels)")
+      ->default_val("fp32")
+      ->check(CLI::IsMember({"fp32", "sim", "int8"}));
+  cmd->add_option("--seq", a->seq, "Tokens per pass for token models (input_ids, attention_mask)")
+      ->default_val(128)
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cmd->add_option("--inputs", a->inputs, "Folder of <input_name>.npy to run instead of generated inputs");
+  cmd->add_option("--repeat", a->repeat, "Timed runs after one warm-up run (the median is reported)")
+      ->default_val(5)
+      ->check(CLI::Range(1, 100000));
+  cmd->add_flag("--json", a->json,
+                "Print {\"median_ms\", \"tokens_per_s\", \"gops\", \"peak_rss_mb\", ...} as JSON "
+                "on the last line");
+  cmd->add_option("--threads", a->threads, "Worker threads")->default_val(2)->check(CLI::Range(1, 256));
+  cmd->callback([a] { bench_command(*a); });
+}
+
+}  // namespace sq::cli
