@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 
 #include "calib/dataset.h"
@@ -60,6 +61,9 @@ Agreement compare_quantized_tensors(const Model& qdq, const TensorMap& feeds,
     a.elements += v.numel();
   };
   TensorMap i8 = int8->run(feeds, pool, &check);
+  std::printf("int8 vs sim: %lld of %lld quantized elements within 1 LSB, max difference %lld\n",
+              static_cast<long long>(a.within_one), static_cast<long long>(a.elements),
+              static_cast<long long>(a.max_diff));
   if (sim_out) *sim_out = s;
   if (int8_out) *int8_out = i8;
   return a;

@@ -2,7 +2,8 @@
 # The README's main command: softmax bias correction on the bundled model, end to end.
 # Builds softquant if needed; quantizes the bundled byte-level OPT (models/assets/opt-bytes) to
 # W8A8 with an 8-bit softmax, without and with bias correction (QDQ ONNX + AIMET-style encodings
-# in out/demo/); evaluates the perplexity of the FP32 and both quantized models (QDQ simulation);
+# in out/demo/); evaluates the perplexity of the FP32 and both quantized models (QDQ simulation,
+# and the corrected model on the int8 engine too);
 # runs a sweep over softmax bits x correction x form; and prints where the report is.
 # About 4 minutes on 2 idle cores (the evaluation is capped at SOFTQUANT_DEMO_WINDOWS windows).
 #
@@ -64,6 +65,7 @@ eval_one() {  # label, model, engine
 eval_one "FP32:" "$MODEL" fp32
 eval_one "W8A8, 8-bit softmax:" "$OUT/w8a8.onnx" sim
 eval_one "W8A8, 8-bit softmax + correction:" "$OUT/w8a8_bc-length.onnx" sim
+eval_one "the same on the int8 engine:" "$OUT/w8a8_bc-length.onnx" int8
 
 step "4/5 sweep: softmax bits 4,6,8,16 x correction none,tensor,head,length x form offset,scale"
 "$SQ" sweep "$MODEL" --calib "tokens:$CALIB" --calib-samples "$CALIB_WINDOWS" --tokens "$EVAL" \
