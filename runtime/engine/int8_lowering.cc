@@ -245,6 +245,35 @@ std::optional<Node> lower_node(const Graph& g, const GraphIndex& idx, const Node
   return std::nullopt;
 }
 
+// Gather(DequantizeLinear(int8 table), indices) on axis 0, the table quantized per tensor or per
+// row: GatherDequantize, so an embedding table shared with the LM head stays int8.
+std::optional<Node> lower_gather(const Graph& g, const GraphIndex& idx, const Node& n) {
+  if (!is_default_domain(n) || n.op_type != "Gather" || n.num_inputs() != 2 ||
+      n.attr_int("axis", 0) != 0)
+    return std::nullopt;
+  const Node* dq = idx.producer(n.input(0));
+  if (!dq || dq->op_type != "DequantizeLinear" || !is_default_domain(*dq) || dq->num_inputs() != 3)
+    return std::nullopt;
+  const Tensor* w = initializer(g, dq->input(0));
+  const Tensor* s = initializer(g, dq->input(1));
+  const Tensor* z = initializer(g, dq->input(2));
+  if (!w || !s || !z || w->dtype() != DType::kInt8 || w->rank() < 1 ||
+      s->dtype() != DType::kFloat32 || z->dtype() != DType::kInt8 || z->numel() != s->numel())
+    return std::nullopt;
+  if (s->numel() != 1 && (dq->attr_int("axis", 1) != 0 || s->numel() != w->dim(0)))
+    return std::nullopt;
+  Node m;
+  m.name = n.name + "/int8";
+  m.op_type = "GatherDequantize";
+  m.domain = kInt8Domain;
+  m.inputs = {n.input(1)};
+  m.outputs = n.outputs;
+  m.attrs["weight"] = Attribute::of_tensor(*w);
+  m.attrs["weight_scale"] = Attribute::of_tensor(*s);
+  m.attrs["weight_zero_point"] = Attribute::of_tensor(*z);
+  return m;
+}
+
 }  // namespace
 
 std::string Int8LoweringReport::summary() const {
@@ -277,6 +306,7 @@ Model lower_to_int8(const Model& qdq_model, Int8LoweringReport* report) {
     GraphIndex idx(g);
     for (Node& n : g.nodes) {
       if (auto lowered = lower_node(g, idx, n, r)) n = std::move(*lowered);
+      else if (auto gather = lower_gather(g, idx, n)) n = std::move(*gather);
     }
   }
   remove_dead(g);

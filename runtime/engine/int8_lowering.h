@@ -6,7 +6,9 @@
 //      sees its DequantizeLinear inputs directly;
 //   2. MatMul / Gemm / 1x1 Conv with a uint8 per-tensor activation and an int8 per-tensor or
 //      per-output-channel weight become MatMulU8S8ToFloat (weights packed once);
-//   3. MatMul of two uint8 per-tensor activations (Q·Kᵀ, P·V) becomes BatchMatMulU8U8ToFloat.
+//   3. MatMul of two uint8 per-tensor activations (Q·Kᵀ, P·V) becomes BatchMatMulU8U8ToFloat;
+//   4. Gather from an int8 table behind DequantizeLinear (an embedding tied to the LM head)
+//      becomes GatherDequantize, so the table is never dequantized whole.
 // Everything else runs as written (FP32 reference ops); the report lists the nodes that still
 // compute in float on dequantized inputs, so a user sees what was not lowered.
 #pragma once

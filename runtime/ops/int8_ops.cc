@@ -7,6 +7,10 @@
 //     = DequantizeLinear(a) x DequantizeLinear(weight) (+ bias), in float.
 //   BatchMatMulU8U8ToFloat(a_u8, a_scale, a_zero, b_u8, b_scale, b_zero)
 //     = MatMul(DequantizeLinear(a), DequantizeLinear(b)), numpy batch broadcasting.
+//   GatherDequantize(indices) with attributes weight (int8 [V, ...]), weight_scale and
+//       weight_zero_point (one value, or one per row)
+//     = Gather(DequantizeLinear(weight), indices, axis 0): only the gathered rows are
+//       dequantized (an int8 embedding table stays int8).
 //
 // Weights are packed once, when the op is prepared.
 #include <algorithm>
@@ -14,6 +18,7 @@
 #include <vector>
 
 #include "runtime/kernels/gemm_u8s8.h"
+#include "runtime/kernels/quant_math.h"
 #include "runtime/ops/matmul_plan.h"
 #include "runtime/ops/op.h"
 #include "runtime/ops/shape_ops_util.h"
@@ -191,9 +196,57 @@ std::unique_ptr<OpKernel> make_batch_matmul_u8u8(const Node& node, int64_t) {
   });
 }
 
+class GatherDequantizeKernel : public OpKernel {
+ public:
+  explicit GatherDequantizeKernel(const Node& node)
+      : weight_(node.attr_tensor("weight")),
+        scale_(node.attr_tensor("weight_scale")),
+        zero_(node.attr_tensor("weight_zero_point")) {
+    check_num_inputs(node, 1, 1);
+    SQ_CHECK(weight_.dtype() == DType::kInt8 && weight_.rank() >= 1, node.describe(),
+             ": weight must be int8 of rank >= 1");
+    const int64_t rows = weight_.dim(0);
+    SQ_CHECK(scale_.dtype() == DType::kFloat32 && (scale_.numel() == 1 || scale_.numel() == rows) &&
+                 zero_.dtype() == DType::kInt8 && zero_.numel() == scale_.numel(),
+             node.describe(), ": weight_scale and weight_zero_point must hold 1 or ", rows, " values");
+  }
+
+  void run(OpContext& ctx) const override {
+    const Node& node = ctx.node();
+    const Tensor& idx = ctx.in(0);
+    SQ_CHECK(idx.dtype() == DType::kInt64 || idx.dtype() == DType::kInt32, node.describe(),
+             ": indices must be int64 or int32, got ", dtype_name(idx.dtype()));
+    const int64_t rows = weight_.dim(0), row_len = weight_.numel() / std::max<int64_t>(rows, 1);
+    Shape out_shape = idx.shape();
+    out_shape.insert(out_shape.end(), weight_.shape().begin() + 1, weight_.shape().end());
+    Tensor y(DType::kFloat32, out_shape);
+    const int8_t* w = weight_.data<int8_t>();
+    float* out = y.data<float>();
+    const bool per_row = scale_.numel() > 1;
+    for (int64_t i = 0; i < idx.numel(); ++i) {
+      int64_t r = idx.get_as_int64(i);
+      SQ_CHECK(r >= -rows && r < rows, node.describe(), ": index ", r, " is out of range [", -rows,
+               ", ", rows, ")");
+      if (r < 0) r += rows;
+      const float s = scale_.data<float>()[per_row ? r : 0];
+      const int32_t z = zero_.data<int8_t>()[per_row ? r : 0];
+      const int8_t* src = w + r * row_len;
+      float* dst = out + i * row_len;
+      for (int64_t j = 0; j < row_len; ++j) dst[j] = dequantize_value(src[j], s, z);
+    }
+    ctx.set_output(0, std::move(y));
+  }
+
+ private:
+  Tensor weight_, scale_, zero_;
+};
+
 }  // namespace
 
 void register_int8_ops(OpRegistry& r) {
+  r.add("GatherDequantize",
+        [](const Node& node, int64_t) { return std::make_unique<GatherDequantizeKernel>(node); },
+        kInt8Domain);
   r.add("MatMulU8S8ToFloat",
         [](const Node& node, int64_t) { return std::make_unique<MatMulU8S8Kernel>(node); },
         kInt8Domain);

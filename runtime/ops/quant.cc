@@ -1,8 +1,10 @@
 // QuantizeLinear and DequantizeLinear (opset 13 semantics: per tensor or per axis), on the
 // shared arithmetic of runtime/kernels/quant_math.h.
 #include <algorithm>
+#include <type_traits>
 
 #include "runtime/kernels/quant_math.h"
+#include "runtime/kernels/quantize_u8.h"
 #include "runtime/ops/op.h"
 #include "runtime/ops/shape_ops_util.h"
 
@@ -82,8 +84,12 @@ void quantize_all(const X* x, const QuantParams& p, Q* y, ThreadPool& pool) {
   for_each_run(pool, p, [&](int64_t c, int64_t b, int64_t e) {
     const float s = p.scale[static_cast<size_t>(c)];
     const int32_t z = p.zero_point[static_cast<size_t>(c)];
-    for (int64_t i = b; i < e; ++i) {
-      y[i] = static_cast<Q>(quantize_value(static_cast<float>(x[i]), s, z, r.qmin, r.qmax));
+    if constexpr (std::is_same_v<Q, uint8_t> && std::is_same_v<X, float>) {
+      kernels::quantize_f32_u8(x + b, e - b, s, z, y + b);  // vectorized, same arithmetic
+    } else {
+      for (int64_t i = b; i < e; ++i) {
+        y[i] = static_cast<Q>(quantize_value(static_cast<float>(x[i]), s, z, r.qmin, r.qmax));
+      }
     }
   });
 }

@@ -25,7 +25,7 @@ struct BenchArgs {
   std::string model, inputs, engine = "fp32";
   int64_t seq = 128;
   int repeat = 5, threads = 2;
-  bool json = false;
+  bool json = false, profile = false;
 };
 
 Tensor generated_input(const ValueInfo& vi, int64_t seq, std::mt19937& rng) {
@@ -107,6 +107,31 @@ int64_t count_macs(const ModelRunner& runner, const TensorMap& feeds, ThreadPool
   return macs;
 }
 
+// Wall time per op type over one run (time between consecutive node completions), largest first.
+void print_profile(const ModelRunner& runner, const TensorMap& feeds, ThreadPool& pool) {
+  std::map<std::string, std::pair<double, int>> by_op;
+  auto last = std::chrono::steady_clock::now();
+  ReferenceEngine::Observer observe = [&](const Node& n, size_t o, const Tensor&) {
+    if (o != 0) return;
+    const auto now = std::chrono::steady_clock::now();
+    auto& e = by_op[n.domain.empty() ? n.op_type : n.domain + "::" + n.op_type];
+    e.first += std::chrono::duration<double, std::milli>(now - last).count();
+    ++e.second;
+    last = now;
+  };
+  runner.run_observed(feeds, pool, observe);
+  std::vector<std::pair<std::string, std::pair<double, int>>> rows(by_op.begin(), by_op.end());
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+  double total = 0;
+  for (const auto& r : rows) total += r.second.first;
+  std::printf("profile of one run (%.2f ms), by op type:\n", total);
+  for (const auto& [op, e] : rows) {
+    if (e.first < 0.005 * total) break;
+    std::printf("  %-40s %9.2f ms %5.1f%%  (%d nodes)\n", op.c_str(), e.first, 100 * e.first / total, e.second);
+  }
+}
+
 double peak_rss_mb() {
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
@@ -126,6 +151,7 @@ void bench_command(const BenchArgs& a) {
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(ms.begin(), ms.end());
+  if (a.profile) print_profile(runner, feeds, pool);
   const double median = ms[ms.size() / 2];
   const int64_t tokens = tokens_of(feeds);
   const double tokens_per_s = tokens / (median / 1e3);
@@ -171,6 +197,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--json", a->json,
                 "Print {\"median_ms\", \"tokens_per_s\", \"gops\", \"peak_rss_mb\", ...} as JSON "
                 "on the last line");
+  cmd->add_flag("--profile", a->profile, "Also print the time per op type of one more run");
   cmd->add_option("--threads", a->threads, "Worker threads")->default_val(2)->check(CLI::Range(1, 256));
   cmd->callback([a] { bench_command(*a); });
 }
