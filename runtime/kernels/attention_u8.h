@@ -24,6 +24,21 @@
 // simulation's on a rounding tie); everything else is exact. Kernels are single-threaded and do
 // not allocate: the caller provides scratch of attention_scratch_bytes() and splits
 // (batch, head, row block) work across threads.
+//
+// Exact float evaluation order (every ISA computes exactly this, so all ISAs agree bit for bit;
+// fma() is one rounding, everything else rounds after each operation):
+//   c        = (q_scale * k_scale) * score_scale
+//   s        = fma(float(acc), c, mask(i, j))            (mask 0 when there is none)
+//   m        = max over valid j of s
+//   e_j      = exp_approx(s - m)                         (runtime/kernels/exp_approx.h, not std::exp)
+//   sum      = 8 lanes, lane l = e_j for valid j = l mod 8 added in ascending j starting at +0,
+//              then ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))
+//   p_j      = e_j / sum, qp_j = quantize_value(p_j, p_scale, p_zero, 0, 2^p_bits - 1)
+//   O[i][e]  = v_scale * fma(p_mult[r], float(acc_pv), p_add[r] * float(vsum))
+// A row without any valid key gives O = 0. Integer sums are exact while they fit in int32
+// (|acc_pv| <= sum_j |qp_j - p_zero| * 255). Scores must be finite or masked (no NaN, no +inf).
+// The optimized paths handle p_bits <= 8, 0 <= p_zero < 2^p_bits and d <= 256; other cases run
+// the scalar reference.
 #pragma once
 
 #include <cstdint>
