@@ -90,11 +90,12 @@ TEST(Int8Engine, LowersEveryProductOfTheTrainedOpt) {
   auto q = quantize(m, calib, config);
   Int8LoweringReport report;
   Model lowered = lower_to_int8(*q, &report);
-  // 4 layers x (q, k, v, out, fc1, fc2) + the tied LM head; Q·Kᵀ and P·V per layer are
-  // activation products, but P·V reads the corrected probabilities (DequantizeLinear + beta), so
-  // only Q·Kᵀ is lowered until attention is fused.
+  // 4 layers x (q, k, v, out, fc1, fc2) + the tied LM head; each layer's attention (Q·Kᵀ, mask,
+  // softmax, 8-bit probabilities with the per-length offset correction, P·V) is one fused op.
   EXPECT_EQ(report.lowered_matmuls, 4 * 6 + 1) << report.summary();
-  EXPECT_EQ(report.lowered_act_matmuls, 4) << report.summary();
+  EXPECT_EQ(report.fused_attention, 4) << report.summary();
+  EXPECT_EQ(report.lowered_act_matmuls, 0) << report.summary();
+  EXPECT_TRUE(report.float_nodes.empty()) << report.summary();
   for (const Node& n : lowered.graph.nodes) {
     EXPECT_FALSE(n.op_type == "DequantizeLinear" && lowered.graph.is_initializer(n.input(0)))
         << "weight left behind DequantizeLinear: " << n.describe();
@@ -122,7 +123,7 @@ TEST(Int8Engine, LowersConvAndAttentionOfATorchSdBlock) {
     conv += n.op_type == "MatMulU8S8ToFloat" && n.attr_string("layout", "") == "nchw";
   }
   EXPECT_EQ(conv, 2) << "proj_in and proj_out; " << report.summary();
-  EXPECT_GE(report.lowered_act_matmuls, 4) << report.summary();  // Q·Kᵀ and P·V of both attentions
+  EXPECT_EQ(report.fused_attention, 2) << report.summary();  // self- and cross-attention
   TensorMap sim_out, int8_out;
   Agreement a = compare_quantized_tensors(*q, data.feeds(0), &sim_out, &int8_out);
   ASSERT_GT(a.elements, 10000);
@@ -163,6 +164,91 @@ TEST(Int8Engine, LeavesUnsupportedPatternsInFloatAndSaysSo) {
   Tensor got = make_int8_engine(m)->run(feeds, pool).at("y");
   ASSERT_EQ(ref.shape(), got.shape());
   for (int64_t i = 0; i < ref.numel(); ++i) EXPECT_EQ(ref.data<float>()[i], got.data<float>()[i]);
+}
+
+}  // namespace
+}  // namespace sq
+
+namespace sq {
+namespace {
+
+// Every softmax setting the quantizer exports is fused into AttentionU8 and agrees with the
+// simulation: bits 4, 6, 8 on the fixed, unit and calibrated grids; no correction; each
+// granularity in both forms.
+struct FusionCase {
+  int bits;
+  SoftmaxGridKind grid;
+  BcGranularity bc;
+  BcForm form;
+};
+
+class Int8AttentionFusion : public ::testing::TestWithParam<FusionCase> {};
+
+TEST_P(Int8AttentionFusion, FusesAndAgreesWithTheSimulation) {
+  const FusionCase fc = GetParam();
+  auto m = load_folded(bundled_model_dir() + "/model.onnx");
+  SampleSet calib = SampleSet::load(
+      parse_data_spec("tokens:" + bundled_model_dir() + "/calib_tokens.npy"), m->graph, 64, 2);
+  QuantConfig config;
+  config.softmax_bits = fc.bits;
+  config.softmax_grid = fc.grid;
+  config.softmax_bc = fc.bc;
+  config.softmax_bc_form = fc.form;
+  auto q = quantize(m, calib, config);
+  Int8LoweringReport report;
+  lower_to_int8(*q, &report);
+  EXPECT_EQ(report.fused_attention, 4) << report.summary();
+  EXPECT_TRUE(report.float_nodes.empty()) << report.summary();
+  SampleSet windows = SampleSet::load(
+      parse_data_spec("tokens:" + bundled_model_dir() + "/eval_tokens.npy"), m->graph, 64, 1);
+  TensorMap sim_out, int8_out;
+  Agreement a = compare_quantized_tensors(*q, windows.feeds(0), &sim_out, &int8_out);
+  EXPECT_GE(static_cast<double>(a.within_one) / a.elements, 0.999)
+      << a.within_one << " of " << a.elements << " within 1 LSB, max diff " << a.max_diff;
+  EXPECT_GT(sqnr_db(sim_out.at("logits"), int8_out.at("logits")), 30.0);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Settings, Int8AttentionFusion,
+    ::testing::Values(FusionCase{8, SoftmaxGridKind::kFixed, BcGranularity::kNone, BcForm::kOffset},
+                      FusionCase{8, SoftmaxGridKind::kFixed, BcGranularity::kTensor, BcForm::kOffset},
+                      FusionCase{8, SoftmaxGridKind::kFixed, BcGranularity::kHead, BcForm::kOffset},
+                      FusionCase{8, SoftmaxGridKind::kFixed, BcGranularity::kLength, BcForm::kOffset},
+                      FusionCase{8, SoftmaxGridKind::kFixed, BcGranularity::kTensor, BcForm::kScale},
+                      FusionCase{8, SoftmaxGridKind::kFixed, BcGranularity::kHead, BcForm::kScale},
+                      FusionCase{8, SoftmaxGridKind::kFixed, BcGranularity::kLength, BcForm::kScale},
+                      FusionCase{6, SoftmaxGridKind::kUnit, BcGranularity::kLength, BcForm::kOffset},
+                      FusionCase{4, SoftmaxGridKind::kCalibrated, BcGranularity::kHead, BcForm::kOffset},
+                      FusionCase{4, SoftmaxGridKind::kFixed, BcGranularity::kNone, BcForm::kOffset}));
+
+// The causal guarantee holds on the int8 engine too: changing the last token leaves every
+// earlier position's logits bit-identical.
+TEST(Int8Engine, CausalLogitsDoNotSeeLaterTokens) {
+  auto m = load_folded(bundled_model_dir() + "/model.onnx");
+  SampleSet calib = SampleSet::load(
+      parse_data_spec("tokens:" + bundled_model_dir() + "/calib_tokens.npy"), m->graph, 64, 2);
+  QuantConfig config;
+  config.softmax_bc = BcGranularity::kLength;
+  auto q = quantize(m, calib, config);
+  auto engine = make_int8_engine(*q);
+  SampleSet windows = SampleSet::load(
+      parse_data_spec("tokens:" + bundled_model_dir() + "/eval_tokens.npy"), m->graph, 48, 1);
+  TensorMap feeds = windows.feeds(0);
+  ThreadPool pool(2);
+  Tensor before = engine->run(feeds, pool).at("logits");
+  Tensor ids = feeds.at("input_ids").clone();
+  const int64_t last = ids.numel() - 1;
+  ids.data<int64_t>()[last] = (ids.data<int64_t>()[last] + 101) % 256;
+  feeds["input_ids"] = ids;
+  Tensor after = engine->run(feeds, pool).at("logits");
+  const int64_t vocab = before.shape().back();
+  for (int64_t i = 0; i < last * vocab; ++i) {
+    ASSERT_EQ(before.data<float>()[i], after.data<float>()[i]) << "position " << i / vocab;
+  }
+  bool last_changed = false;
+  for (int64_t i = last * vocab; i < before.numel(); ++i)
+    last_changed = last_changed || before.data<float>()[i] != after.data<float>()[i];
+  EXPECT_TRUE(last_changed);
 }
 
 }  // namespace

@@ -8,55 +8,12 @@
 #include <unordered_map>
 
 #include "runtime/core/error.h"
+#include "runtime/engine/graph_index.h"
+#include "runtime/engine/int8_attention_fusion.h"
 #include "runtime/ops/op.h"
 
 namespace sq {
 namespace {
-
-bool is_default_domain(const Node& n) { return n.domain.empty() || n.domain == "ai.onnx"; }
-
-const Tensor* initializer(const Graph& g, const std::string& name) {
-  auto it = g.initializers.find(name);
-  return it == g.initializers.end() ? nullptr : &it->second;
-}
-
-// A DequantizeLinear with one scale and one zero point of the given type.
-bool is_per_tensor_dq(const Graph& g, const Node& n, DType type) {
-  if (n.op_type != "DequantizeLinear" || !is_default_domain(n) || n.num_inputs() != 3) return false;
-  const Tensor* s = initializer(g, n.input(1));
-  const Tensor* z = initializer(g, n.input(2));
-  return s && z && s->dtype() == DType::kFloat32 && s->numel() == 1 && z->dtype() == type &&
-         z->numel() == 1;
-}
-
-class GraphIndex {
- public:
-  explicit GraphIndex(const Graph& g) : g_(g) {
-    for (size_t i = 0; i < g.nodes.size(); ++i) {
-      for (const auto& o : g.nodes[i].outputs) producer_[o] = i;
-      for (const auto& in : g.nodes[i].inputs) ++consumers_[in];
-    }
-    for (const auto& o : g.outputs) ++consumers_[o.name];
-  }
-  const Node* producer(const std::string& name) const {
-    auto it = producer_.find(name);
-    return it == producer_.end() ? nullptr : &g_.nodes[it->second];
-  }
-  int consumers(const std::string& name) const {
-    auto it = consumers_.find(name);
-    return it == consumers_.end() ? 0 : it->second;
-  }
-  // The per-tensor uint8 DequantizeLinear producing `name`, or nullptr.
-  const Node* u8_dq(const std::string& name) const {
-    const Node* p = producer(name);
-    return p && is_per_tensor_dq(g_, *p, DType::kUInt8) ? p : nullptr;
-  }
-
- private:
-  const Graph& g_;
-  std::unordered_map<std::string, size_t> producer_;
-  std::unordered_map<std::string, int> consumers_;
-};
 
 bool is_pass_through(const Node& n) {
   static const std::set<std::string> ops = {"Reshape", "Transpose", "Squeeze",
@@ -129,9 +86,9 @@ bool match_weight(const Graph& g, const GraphIndex& idx, const std::string& name
   const Node* dq = idx.producer(name);
   if (!dq || dq->op_type != "DequantizeLinear" || !is_default_domain(*dq) || dq->num_inputs() < 2)
     return false;
-  const Tensor* q = initializer(g, dq->input(0));
-  const Tensor* s = initializer(g, dq->input(1));
-  const Tensor* z = dq->num_inputs() >= 3 ? initializer(g, dq->input(2)) : nullptr;
+  const Tensor* q = find_initializer(g, dq->input(0));
+  const Tensor* s = find_initializer(g, dq->input(1));
+  const Tensor* z = dq->num_inputs() >= 3 ? find_initializer(g, dq->input(2)) : nullptr;
   if (!q || !s || q->dtype() != DType::kInt8 || s->dtype() != DType::kFloat32) return false;
   if (dq->num_inputs() >= 3 && (!z || z->dtype() != DType::kInt8)) return false;
   if (z) {
@@ -167,7 +124,7 @@ Node make_u8s8_node(const Node& orig, const Node& a_dq, const Weight& w, const s
 
 // A float [N] (or [1, N]) initializer usable as a per-column bias.
 bool is_bias(const Graph& g, const std::string& name, int64_t n) {
-  const Tensor* b = initializer(g, name);
+  const Tensor* b = find_initializer(g, name);
   return b && b->dtype() == DType::kFloat32 && b->numel() == n && b->rank() >= 1 &&
          b->shape().back() == n;
 }
@@ -178,15 +135,13 @@ bool all_equal(const std::vector<int64_t>& v, int64_t value) {
   return true;
 }
 
-std::optional<Node> lower_node(const Graph& g, const GraphIndex& idx, const Node& n,
-                               Int8LoweringReport& r) {
+std::optional<Node> lower_node(const Graph& g, const GraphIndex& idx, const Node& n) {
   if (!is_default_domain(n) || n.outputs.size() != 1) return std::nullopt;
   const Node* a = n.num_inputs() >= 2 ? idx.u8_dq(n.input(0)) : nullptr;
   if (!a) return std::nullopt;
   Weight w;
   if (n.op_type == "MatMul") {
     if (match_weight(g, idx, n.input(1), 1, &w) && w.values.rank() == 2) {
-      ++r.lowered_matmuls;
       return make_u8s8_node(n, *a, w, "", "rows");
     }
     if (const Node* b = idx.u8_dq(n.input(1))) {
@@ -196,7 +151,6 @@ std::optional<Node> lower_node(const Graph& g, const GraphIndex& idx, const Node
       m.domain = kInt8Domain;
       m.inputs = {a->input(0), a->input(1), a->input(2), b->input(0), b->input(1), b->input(2)};
       m.outputs = n.outputs;
-      ++r.lowered_act_matmuls;
       return m;
     }
     return std::nullopt;
@@ -213,7 +167,6 @@ std::optional<Node> lower_node(const Graph& g, const GraphIndex& idx, const Node
       if (n.attr_float("beta", 1.0f) != 1.0f || !is_bias(g, n.input(2), out)) return std::nullopt;
       bias = n.input(2);
     }
-    ++r.lowered_matmuls;
     return make_u8s8_node(n, *a, w, bias, "rows");
   }
   if (n.op_type == "Conv") {
@@ -239,7 +192,6 @@ std::optional<Node> lower_node(const Graph& g, const GraphIndex& idx, const Node
       if (!is_bias(g, n.input(2), ws[0])) return std::nullopt;
       bias = n.input(2);
     }
-    ++r.lowered_matmuls;
     return make_u8s8_node(n, *a, w, bias, "nchw");
   }
   return std::nullopt;
@@ -254,9 +206,9 @@ std::optional<Node> lower_gather(const Graph& g, const GraphIndex& idx, const No
   const Node* dq = idx.producer(n.input(0));
   if (!dq || dq->op_type != "DequantizeLinear" || !is_default_domain(*dq) || dq->num_inputs() != 3)
     return std::nullopt;
-  const Tensor* w = initializer(g, dq->input(0));
-  const Tensor* s = initializer(g, dq->input(1));
-  const Tensor* z = initializer(g, dq->input(2));
+  const Tensor* w = find_initializer(g, dq->input(0));
+  const Tensor* s = find_initializer(g, dq->input(1));
+  const Tensor* z = find_initializer(g, dq->input(2));
   if (!w || !s || !z || w->dtype() != DType::kInt8 || w->rank() < 1 ||
       s->dtype() != DType::kFloat32 || z->dtype() != DType::kInt8 || z->numel() != s->numel())
     return std::nullopt;
@@ -278,8 +230,9 @@ std::optional<Node> lower_gather(const Graph& g, const GraphIndex& idx, const No
 
 std::string Int8LoweringReport::summary() const {
   std::ostringstream os;
-  os << "int8 engine: " << lowered_matmuls << " weight product(s) and " << lowered_act_matmuls
-     << " activation product(s) on integer kernels";
+  os << "int8 engine: " << lowered_matmuls << " weight product(s), " << fused_attention
+     << " attention(s) and " << lowered_act_matmuls << " other activation product(s) on integer "
+     << "kernels";
   if (float_nodes.empty()) return os.str();
   os << "; " << float_nodes.size() << " node(s) read dequantized values in FP32: ";
   const size_t shown = std::min<size_t>(float_nodes.size(), 8);
@@ -302,16 +255,22 @@ Model lower_to_int8(const Model& qdq_model, Int8LoweringReport* report) {
       if (p && p->op_type == "DequantizeLinear" && is_default_domain(*p)) n.inputs[0] = p->input(0);
     }
   }
+  fuse_int8_attention(g, m.opset());
   {
     GraphIndex idx(g);
     for (Node& n : g.nodes) {
-      if (auto lowered = lower_node(g, idx, n, r)) n = std::move(*lowered);
+      if (auto lowered = lower_node(g, idx, n)) n = std::move(*lowered);
       else if (auto gather = lower_gather(g, idx, n)) n = std::move(*gather);
     }
   }
   remove_dead(g);
   GraphIndex idx(g);
   for (const Node& n : g.nodes) {
+    if (n.domain == kInt8Domain) {
+      r.lowered_matmuls += n.op_type == "MatMulU8S8ToFloat";
+      r.fused_attention += n.op_type == "AttentionU8";
+      r.lowered_act_matmuls += n.op_type == "BatchMatMulU8U8ToFloat";
+    }
     if (!is_default_domain(n) || n.op_type == "QuantizeLinear") continue;
     for (const auto& in : n.inputs) {
       const Node* p = in.empty() ? nullptr : idx.producer(in);

@@ -244,6 +244,7 @@ class GatherDequantizeKernel : public OpKernel {
 }  // namespace
 
 void register_int8_ops(OpRegistry& r) {
+  register_int8_attention_op(r);
   r.add("GatherDequantize",
         [](const Node& node, int64_t) { return std::make_unique<GatherDequantizeKernel>(node); },
         kInt8Domain);

@@ -92,6 +92,7 @@ void register_conv_ops(OpRegistry& r);           // conv.cc: Conv
 void register_quant_ops(OpRegistry& r);          // quant.cc: QuantizeLinear, DequantizeLinear
 // The int8 engine's lowered ops (domain kInt8Domain), not part of builtin(): int8_ops.cc.
 inline constexpr const char* kInt8Domain = "com.softquant";
-void register_int8_ops(OpRegistry& r);
+void register_int8_ops(OpRegistry& r);            // int8_ops.cc (calls the next one)
+void register_int8_attention_op(OpRegistry& r);  // int8_attention.cc: AttentionU8
 
 }  // namespace sq
