@@ -145,6 +145,12 @@ void widen_k(const AttentionParams& p, int64_t j0, int64_t nk, int32_t* kw) {
           _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + c))), kz);
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + c / 2), a);
     }
+    for (; c + 8 <= p.d; c += 8) {
+      const __m128i a = _mm_sub_epi16(
+          _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(k + c))),
+          _mm256_castsi256_si128(kz));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + c / 2), a);
+    }
     for (; c < p.d; c += 2) {
       const int32_t lo = k[c] - p.k_zero, hi = c + 1 < p.d ? k[c + 1] - p.k_zero : 0;
       dst[c / 2] = pair16(lo, hi);
@@ -317,13 +323,22 @@ inline void pv_block(const int32_t* w, int64_t npairs, const int16_t* vp, int64_
 
 void weighted_sum(const int32_t* w, int64_t npairs, const int16_t* vp, int64_t dv8,
                   int32_t* out) {
+  // Column blocks of at most 8 chunks of 8, as even as possible (dv 40: one block of 5).
+  const int64_t chunks = dv8 / 8, blocks = (chunks + 7) / 8;
   int64_t c0 = 0;
-  for (; c0 + 32 <= dv8; c0 += 32) pv_block<4>(w, npairs, vp, dv8, c0, out);
-  switch ((dv8 - c0) / 8) {
-    case 3: pv_block<3>(w, npairs, vp, dv8, c0, out); break;
-    case 2: pv_block<2>(w, npairs, vp, dv8, c0, out); break;
-    case 1: pv_block<1>(w, npairs, vp, dv8, c0, out); break;
-    default: break;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t nc = (chunks - c0 / 8) / (blocks - b);
+    switch (nc) {
+      case 8: pv_block<8>(w, npairs, vp, dv8, c0, out); break;
+      case 7: pv_block<7>(w, npairs, vp, dv8, c0, out); break;
+      case 6: pv_block<6>(w, npairs, vp, dv8, c0, out); break;
+      case 5: pv_block<5>(w, npairs, vp, dv8, c0, out); break;
+      case 4: pv_block<4>(w, npairs, vp, dv8, c0, out); break;
+      case 3: pv_block<3>(w, npairs, vp, dv8, c0, out); break;
+      case 2: pv_block<2>(w, npairs, vp, dv8, c0, out); break;
+      default: pv_block<1>(w, npairs, vp, dv8, c0, out); break;
+    }
+    c0 += 8 * nc;
   }
 }
 
