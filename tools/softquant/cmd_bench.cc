@@ -78,7 +78,8 @@ int64_t tokens_of(const TensorMap& feeds) {
   return 1;
 }
 
-// Multiply-adds of the matrix products of one run, from the shapes the engine actually saw.
+// Multiply-adds of the matrix products of one run, from the shapes the engine actually saw
+// (attention counted dense, as its float graph computes it, even where masked keys are skipped).
 int64_t count_macs(const ModelRunner& runner, const TensorMap& feeds, ThreadPool& pool) {
   std::map<std::string, Shape> shapes;
   for (const auto& [name, t] : feeds) shapes[name] = t.shape();
@@ -100,6 +101,15 @@ int64_t count_macs(const ModelRunner& runner, const TensorMap& feeds, ThreadPool
         k = 1;
         for (size_t d = 1; d < w->second.size(); ++d) k *= w->second[d];
       }
+    }
+    if (n.op_type == "AttentionU8" && n.inputs.size() > 6) {
+      // Dense count (Q·Kᵀ and P·V over every key, masked or not): out [..., Lq, dv].
+      auto vs = shapes.find(n.inputs[6]);
+      if (vs != shapes.end() && vs->second.size() >= 2 && v.rank() >= 2) {
+        const int64_t lk = vs->second[vs->second.size() - 2], dv = vs->second.back();
+        macs += v.numel() / std::max<int64_t>(dv, 1) * lk * (as.back() + dv);
+      }
+      return;
     }
     macs += k * v.numel();
   };
