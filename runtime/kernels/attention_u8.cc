@@ -46,8 +46,10 @@ void attention_u8(const AttentionParams& p, int64_t row_begin, int64_t row_end, 
     switch (isa) {
 #if defined(SQ_HAVE_X86_KERNELS)
       case Isa::kAvx2:
-      case Isa::kAvx512Vnni:
         attention_u8_avx2(p, row_begin, row_end, scratch);
+        return;
+      case Isa::kAvx512Vnni:
+        attention_u8_avx512vnni(p, row_begin, row_end, scratch);
         return;
 #endif
       default:

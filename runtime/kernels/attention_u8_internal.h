@@ -23,6 +23,9 @@ void attention_u8_avx2(const AttentionParams& p, int64_t row_begin, int64_t row_
                        void* scratch);
 size_t attention_u8_avx2_scratch_bytes(int64_t lk, int64_t dv);
 int64_t attention_u8_avx2_row_block();
+// Same scratch and row block as the AVX2 variant.
+void attention_u8_avx512vnni(const AttentionParams& p, int64_t row_begin, int64_t row_end,
+                             void* scratch);
 #endif
 
 namespace {  // NOLINT(build/namespaces): internal linkage, see above.
