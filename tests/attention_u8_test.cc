@@ -178,7 +178,8 @@ Naive naive(const Problem& pr) {
       if (std::fabs(x - std::floor(x) - 0.5) < 3e-5 * x + 1e-5) ++n.ties[i];
       const double pp = (qp - p.p_zero) * double{p.p_mult[r]} + p.p_add[r];
       for (int64_t e = 0; e < p.dv; ++e) {
-        n.o[i * p.dv + e] += pp * ((static_cast<double>(p.v[j * p.v_stride + e]) - p.v_zero) * p.v_scale);
+        n.o[i * p.dv + e] +=
+            pp * ((static_cast<double>(p.v[j * p.v_stride + e]) - p.v_zero) * p.v_scale);
       }
     }
   }
@@ -194,7 +195,8 @@ void expect_close_to_naive(Problem& pr, const std::string& what) {
   double vmax = 0;
   for (int64_t j = 0; j < p.lk; ++j) {
     for (int64_t e = 0; e < p.dv; ++e) {
-      vmax = std::max(vmax, std::fabs((static_cast<double>(p.v[j * p.v_stride + e]) - p.v_zero) * p.v_scale));
+      vmax = std::max(
+          vmax, std::fabs((static_cast<double>(p.v[j * p.v_stride + e]) - p.v_zero) * p.v_scale));
     }
   }
   double mult_max = 0;
@@ -229,8 +231,8 @@ void expect_isas_match_reference(Problem& pr, const std::string& what, int64_t b
 std::string describe(const Config& c) {
   return "lq=" + std::to_string(c.lq) + " lk=" + std::to_string(c.lk) +
          " d=" + std::to_string(c.d) + " dv=" + std::to_string(c.dv) +
-         " mask=" + std::to_string(static_cast<int>(c.mask)) + " causal=" +
-         std::to_string(c.causal) + "/" + std::to_string(c.causal_offset) +
+         " mask=" + std::to_string(static_cast<int>(c.mask)) +
+         " causal=" + std::to_string(c.causal) + "/" + std::to_string(c.causal_offset) +
          " bits=" + std::to_string(c.p_bits) + " zeros=" + std::to_string(c.q_zero) + "," +
          std::to_string(c.k_zero) + "," + std::to_string(c.v_zero) +
          " rows=" + std::to_string(c.correction_rows);
@@ -289,7 +291,7 @@ TEST(AttentionU8Reference, QuantizedProbabilitiesMatchExceptOnTies) {
       Config c;
       c.lq = 17, c.lk = 40, c.d = 16, c.dv = 40, c.p_bits = bits;
       const float levels = static_cast<float>((1 << bits) - 1);
-      c.p_scale = scale_num == 1.0f ? 1.0f / static_cast<float>(1 << bits)
+      c.p_scale = scale_num == 1.0f   ? 1.0f / static_cast<float>(1 << bits)
                   : scale_num == 0.0f ? 1.0f / levels
                                       : scale_num / levels;  // calibrated max 0.37
       c.q_scale = 0.1f, c.k_scale = 0.1f, c.score_scale = 0.25f;
@@ -422,10 +424,10 @@ TEST(AttentionU8, RowWithAllKeysMaskedIsZeroAndOneKeyRowIsExact) {
     // Row 0 keeps key lk / 2 only: p = 1, qp = 255 (1.0 is not representable on 1/256).
     for (int64_t e = 0; e < c.dv; ++e) {
       const float want =
-          c.v_scale * (pr->p_mult[0] * (255.0f * (pr->v[(c.lk / 2) * pr->params.v_stride + e] -
-                                                  c.v_zero)) +
-                       pr->p_add[0] * static_cast<float>(
-                                          pr->v[(c.lk / 2) * pr->params.v_stride + e] - c.v_zero));
+          c.v_scale *
+          (pr->p_mult[0] * (255.0f * (pr->v[(c.lk / 2) * pr->params.v_stride + e] - c.v_zero)) +
+           pr->p_add[0] *
+               static_cast<float>(pr->v[(c.lk / 2) * pr->params.v_stride + e] - c.v_zero));
       EXPECT_NEAR(o[e], want, 1e-5f * std::fabs(want) + 1e-6f) << isa_name(isa);
     }
   }

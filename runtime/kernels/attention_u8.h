@@ -30,7 +30,7 @@
 //   c        = (q_scale * k_scale) * score_scale
 //   s        = fma(float(acc), c, mask(i, j))            (mask 0 when there is none)
 //   m        = max over valid j of s
-//   e_j      = exp_approx(s - m)                         (runtime/kernels/exp_approx.h, not std::exp)
+//   e_j      = exp_approx(s - m)               (runtime/kernels/exp_approx.h, not std::exp)
 //   sum      = 8 lanes, lane l = e_j for valid j = l mod 8 added in ascending j starting at +0,
 //              then ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))
 //   p_j      = e_j / sum, qp_j = quantize_value(p_j, p_scale, p_zero, 0, 2^p_bits - 1)

@@ -17,8 +17,7 @@ size_t attention_u8_ref_scratch_bytes(int64_t lk, int64_t dv) {
          2 * attention_align64(static_cast<size_t>(dv) * sizeof(int32_t));
 }
 
-void attention_u8_ref(const AttentionParams& p, int64_t row_begin, int64_t row_end,
-                      void* scratch) {
+void attention_u8_ref(const AttentionParams& p, int64_t row_begin, int64_t row_end, void* scratch) {
   assert(p.p_bits >= 1 && p.p_bits <= 16 && p.p_scale > 0 && p.correction_rows >= 1);
   char* base = static_cast<char*>(scratch);
   float* s = reinterpret_cast<float*>(base);  // scores, then e, of one row
@@ -42,8 +41,7 @@ void attention_u8_ref(const AttentionParams& p, int64_t row_begin, int64_t row_e
       for (int64_t t = 0; t < p.d; ++t) {
         a += (static_cast<int32_t>(q[t]) - p.q_zero) * (static_cast<int32_t>(k[t]) - p.k_zero);
       }
-      const float mask =
-          p.mask ? p.mask[i * p.mask_row_stride + j * p.mask_col_stride] : 0.0f;
+      const float mask = p.mask ? p.mask[i * p.mask_row_stride + j * p.mask_col_stride] : 0.0f;
       const float sj = std::fma(static_cast<float>(a), c, mask);
       if (!(sj > -1e30f)) continue;
       s[j] = sj;

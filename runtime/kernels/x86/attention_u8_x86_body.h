@@ -105,9 +105,9 @@ void pack_v(const AttentionParams& p, int64_t nkeys, int16_t* vp, int64_t dv8) {
       const __m256i a = _mm256_sub_epi16(
           _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + c))), vz);
       const __m256i b =
-          r1 ? _mm256_sub_epi16(_mm256_cvtepu8_epi16(
-                                    _mm_loadu_si128(reinterpret_cast<const __m128i*>(r1 + c))),
-                                vz)
+          r1 ? _mm256_sub_epi16(
+                   _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r1 + c))),
+                   vz)
              : _mm256_setzero_si256();
       const __m256i lo = _mm256_unpacklo_epi16(a, b), hi = _mm256_unpackhi_epi16(a, b);
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 2 * c),
@@ -157,9 +157,9 @@ void widen_k(const AttentionParams& p, int64_t j0, int64_t nk, int32_t* kw) {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + c / 2), a);
     }
     for (; c + 8 <= p.d; c += 8) {
-      const __m128i a = _mm_sub_epi16(
-          _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(k + c))),
-          _mm256_castsi256_si128(kz));
+      const __m128i a =
+          _mm_sub_epi16(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(k + c))),
+                        _mm256_castsi256_si128(kz));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + c / 2), a);
     }
     for (; c < p.d; c += 2) {
@@ -200,9 +200,8 @@ inline __m256 load_mask(const AttentionParams& p, int64_t i, int64_t j) {
 
 // Scores of 8 rows (i0 + r, r < nrows; qp packed) x 8 keys (j, K pairs at kw) into
 // scores[r][j..j+7]; masked keys -inf.
-inline void scores_8x8(const AttentionParams& p, const int32_t* qp, const int32_t* kw,
-                       int64_t dp, int64_t i0, int64_t nrows, int64_t j, float c, float* scores,
-                       int64_t lk8) {
+inline void scores_8x8(const AttentionParams& p, const int32_t* qp, const int32_t* kw, int64_t dp,
+                       int64_t i0, int64_t nrows, int64_t j, float c, float* scores, int64_t lk8) {
   __m256i acc[8];
   for (int k = 0; k < 8; ++k) acc[k] = _mm256_setzero_si256();
   for (int64_t t = 0; t < dp; ++t) {
@@ -215,7 +214,8 @@ inline void scores_8x8(const AttentionParams& p, const int32_t* qp, const int32_
   __m256 f[8];
   for (int k = 0; k < 8; ++k) f[k] = _mm256_cvtepi32_ps(acc[k]);
   transpose8(f);
-  const __m256 cv = _mm256_set1_ps(c), neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m256 cv = _mm256_set1_ps(c),
+               neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
   const __m256 lowest = _mm256_set1_ps(-1e30f);
   const __m256i keys = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(j)),
                                         _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
@@ -267,8 +267,7 @@ inline float hmax8(__m256 v) {
 }
 
 inline void store_pairs(int32_t* dst, __m256i v) {
-  const __m128i packed =
-      _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  const __m128i packed = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), packed);
 }
 
@@ -281,7 +280,8 @@ int64_t row_softmax(const AttentionParams& p, float* sc, int64_t lim, int32_t* w
   for (int64_t j = 0; j < lim8; j += 8) mv = _mm256_max_ps(mv, _mm256_load_ps(sc + j));
   const float m = hmax8(mv);
   if (m == -std::numeric_limits<float>::infinity()) return 0;
-  const __m256 mb = _mm256_set1_ps(m), neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m256 mb = _mm256_set1_ps(m),
+               neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
   const __m256 neg_zero = _mm256_set1_ps(-0.0f);
   __m256 lanes = _mm256_setzero_ps();
   int64_t n_valid = 0;
@@ -315,8 +315,8 @@ int64_t row_softmax(const AttentionParams& p, float* sc, int64_t lim, int32_t* w
 
 // out[c] = sum_{jp < npairs} w[jp].lo * vp[jp][c][0] + w[jp].hi * vp[jp][c][1], c < dv8.
 template <int NC>
-inline void pv_block(const int32_t* w, int64_t npairs, const int16_t* vp, int64_t dv8,
-                     int64_t c0, int32_t* out) {
+inline void pv_block(const int32_t* w, int64_t npairs, const int16_t* vp, int64_t dv8, int64_t c0,
+                     int32_t* out) {
   __m256i a[NC];
   for (int c = 0; c < NC; ++c) a[c] = _mm256_setzero_si256();
   const int16_t* v = vp + c0 * 2;
@@ -332,22 +332,37 @@ inline void pv_block(const int32_t* w, int64_t npairs, const int16_t* vp, int64_
   }
 }
 
-void weighted_sum(const int32_t* w, int64_t npairs, const int16_t* vp, int64_t dv8,
-                  int32_t* out) {
+void weighted_sum(const int32_t* w, int64_t npairs, const int16_t* vp, int64_t dv8, int32_t* out) {
   // Column blocks of at most 8 chunks of 8, as even as possible (dv 40: one block of 5).
   const int64_t chunks = dv8 / 8, blocks = (chunks + 7) / 8;
   int64_t c0 = 0;
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t nc = (chunks - c0 / 8) / (blocks - b);
     switch (nc) {
-      case 8: pv_block<8>(w, npairs, vp, dv8, c0, out); break;
-      case 7: pv_block<7>(w, npairs, vp, dv8, c0, out); break;
-      case 6: pv_block<6>(w, npairs, vp, dv8, c0, out); break;
-      case 5: pv_block<5>(w, npairs, vp, dv8, c0, out); break;
-      case 4: pv_block<4>(w, npairs, vp, dv8, c0, out); break;
-      case 3: pv_block<3>(w, npairs, vp, dv8, c0, out); break;
-      case 2: pv_block<2>(w, npairs, vp, dv8, c0, out); break;
-      default: pv_block<1>(w, npairs, vp, dv8, c0, out); break;
+      case 8:
+        pv_block<8>(w, npairs, vp, dv8, c0, out);
+        break;
+      case 7:
+        pv_block<7>(w, npairs, vp, dv8, c0, out);
+        break;
+      case 6:
+        pv_block<6>(w, npairs, vp, dv8, c0, out);
+        break;
+      case 5:
+        pv_block<5>(w, npairs, vp, dv8, c0, out);
+        break;
+      case 4:
+        pv_block<4>(w, npairs, vp, dv8, c0, out);
+        break;
+      case 3:
+        pv_block<3>(w, npairs, vp, dv8, c0, out);
+        break;
+      case 2:
+        pv_block<2>(w, npairs, vp, dv8, c0, out);
+        break;
+      default:
+        pv_block<1>(w, npairs, vp, dv8, c0, out);
+        break;
     }
     c0 += 8 * nc;
   }
@@ -376,7 +391,8 @@ void epilogue(const AttentionParams& p, const int32_t* acc, const int32_t* vsum,
   const __m256 pmv = _mm256_set1_ps(pm), pav = _mm256_set1_ps(pa), vs = _mm256_set1_ps(p.v_scale);
   int64_t c = 0;
   for (; c + 8 <= p.dv; c += 8) {
-    const __m256 a = _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c)));
+    const __m256 a =
+        _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + c)));
     const __m256 v =
         _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vsum + c)));
     const __m256 t = _mm256_mul_ps(pav, v);
@@ -388,8 +404,7 @@ void epilogue(const AttentionParams& p, const int32_t* acc, const int32_t* vsum,
 }  // namespace
 
 // Computes rows [row_begin, row_end) (attention_u8.h); scratch as attention_u8_avx2_scratch_bytes.
-void SQ_ATTN_ENTRY(const AttentionParams& p, int64_t row_begin, int64_t row_end,
-                     void* scratch) {
+void SQ_ATTN_ENTRY(const AttentionParams& p, int64_t row_begin, int64_t row_end, void* scratch) {
   assert(attention_fast_path_ok(p) && p.p_scale > 0);
   Scratch s;
   scratch_bytes(p.lk, p.dv, &s, static_cast<char*>(scratch));
