@@ -226,6 +226,38 @@ std::optional<Node> lower_gather(const Graph& g, const GraphIndex& idx, const No
   return m;
 }
 
+// MatMulU8S8ToFloat without bias followed by Add(x, bias[N]) (torch exports Linear this way):
+// the bias moves into the GEMM epilogue, the GEMM writes the Add's output, the Add goes.
+void fuse_bias_adds(Graph& g) {
+  std::vector<bool> drop(g.nodes.size(), false);
+  {
+    GraphIndex idx(g);
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      const Node& add = g.nodes[i];
+      if (add.op_type != "Add" || !is_default_domain(add) || add.num_inputs() != 2) continue;
+      for (int side = 0; side < 2; ++side) {
+        const Node* mm = idx.producer(add.input(side));
+        if (!mm || mm->op_type != "MatMulU8S8ToFloat" || mm->num_inputs() != 3 ||
+            mm->attr_string("layout", "rows") != "rows" || idx.consumers(mm->outputs[0]) != 1)
+          continue;
+        const Tensor& w = mm->attr_tensor("weight");
+        const int64_t n = mm->attr_int("weight_transposed", 0) ? w.dim(0) : w.dim(1);
+        const Tensor* b = find_initializer(g, add.input(1 - side));
+        if (!b || b->dtype() != DType::kFloat32 || b->rank() != 1 || b->numel() != n) continue;
+        Node& target = g.nodes[static_cast<size_t>(mm - g.nodes.data())];
+        target.inputs.push_back(add.input(1 - side));
+        target.outputs[0] = add.outputs[0];
+        drop[i] = true;
+        break;
+      }
+    }
+  }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    if (!drop[i]) kept.push_back(std::move(g.nodes[i]));
+  g.nodes = std::move(kept);
+}
+
 }  // namespace
 
 std::string Int8LoweringReport::summary() const {
@@ -263,6 +295,7 @@ Model lower_to_int8(const Model& qdq_model, Int8LoweringReport* report) {
       else if (auto gather = lower_gather(g, idx, n)) n = std::move(*gather);
     }
   }
+  fuse_bias_adds(g);
   remove_dead(g);
   GraphIndex idx(g);
   for (const Node& n : g.nodes) {

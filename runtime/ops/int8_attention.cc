@@ -168,8 +168,12 @@ class AttentionU8Kernel : public OpKernel {
         for (int64_t j = 0; j < lk; ++j) dst[j * d + c] = src[c * lk + j];
     }
 
+    // Tasks of many rows: the kernel prepares V once per call. Whole matrices when there are
+    // enough of them, else each matrix split into a few row ranges (block-aligned).
     const kernels::Isa isa = kernels::default_isa();
-    const int64_t block = std::max<int64_t>(1, kernels::attention_row_block(isa));
+    const int64_t row_block = std::max<int64_t>(1, kernels::attention_row_block(isa));
+    const int64_t want = std::max<int64_t>(1, (4 * ctx.pool().num_threads() + n_mat - 1) / n_mat);
+    const int64_t block = std::max(row_block, ((lq + want - 1) / want + row_block - 1) / row_block * row_block);
     const int64_t blocks = (lq + block - 1) / block;
     const size_t scratch_bytes = kernels::attention_scratch_bytes(lk, dv, isa);
     const int heads = per_head_ ? static_cast<int>(mult_.size()) : 1;

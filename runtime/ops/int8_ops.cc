@@ -53,29 +53,30 @@ void check_u8(const Node& node, const Tensor& t, const char* what) {
            dtype_name(t.dtype()));
 }
 
-// Runs C = A x B over `m` rows on the pool: blocks of rows when there are enough of them, else
-// blocks of columns (decode: m = 1).
+// Runs C = A x B on the pool in tiles of at most kTileRows rows by a column block whose slice of
+// packed B fits in L2 (~192 KiB), so each B block is read from memory once per row tile and the
+// kernel's passes over it hit the cache; tiles are spread over the threads.
 void parallel_gemm(ThreadPool& pool, const uint8_t* a, int64_t m, int64_t lda,
                    const PackedMatrixS8& b, const GemmU8S8Epilogue& ep, float* c, int64_t ldc) {
-  const int threads = pool.num_threads();
-  const int64_t macs = m * b.n * b.k;
-  if (threads <= 1 || macs < (int64_t{1} << 18)) {
-    kernels::gemm_u8s8_f32(a, m, lda, b, 0, b.n, ep, c, ldc);
+  constexpr int64_t kTileRows = 128, kBlockBytes = 192 << 10;
+  const int64_t unit = kernels::gemm_column_block(b.isa);
+  int64_t cols = std::max<int64_t>(unit, kBlockBytes / std::max<int64_t>(b.k, 1) / unit * unit);
+  // At least 4 tiles per thread when the rows fit one tile, so the threads finish together.
+  const int64_t balanced = (b.n + 4 * pool.num_threads() - 1) / (4 * pool.num_threads());
+  if (m <= kTileRows) cols = std::min(cols, std::max(unit, (balanced + unit - 1) / unit * unit));
+  const int64_t col_blocks = (b.n + cols - 1) / cols, row_tiles = (m + kTileRows - 1) / kTileRows;
+  auto tile = [&](int64_t t) {
+    const int64_t r0 = (t / col_blocks) * kTileRows, j0 = (t % col_blocks) * cols;
+    kernels::gemm_u8s8_f32(a + r0 * lda, std::min(kTileRows, m - r0), lda, b, j0,
+                           std::min(b.n, j0 + cols), ep, c + r0 * ldc, ldc);
+  };
+  const int64_t tiles = row_tiles * col_blocks;
+  if (pool.num_threads() <= 1 || m * b.n * b.k < (int64_t{1} << 18)) {
+    for (int64_t t = 0; t < tiles; ++t) tile(t);
     return;
   }
-  if (m >= 8 * threads) {
-    const int64_t rows_per_task = std::max<int64_t>(4, (m + 4 * threads - 1) / (4 * threads));
-    const int64_t tasks = (m + rows_per_task - 1) / rows_per_task;
-    pool.parallel_for(tasks, 1, [&](int64_t t0, int64_t t1) {
-      const int64_t r0 = t0 * rows_per_task, r1 = std::min(m, t1 * rows_per_task);
-      kernels::gemm_u8s8_f32(a + r0 * lda, r1 - r0, lda, b, 0, b.n, ep, c + r0 * ldc, ldc);
-    });
-    return;
-  }
-  const int64_t block = kernels::gemm_column_block(b.isa);
-  const int64_t col_blocks = (b.n + block - 1) / block;
-  pool.parallel_for(col_blocks, 1, [&](int64_t b0, int64_t b1) {
-    kernels::gemm_u8s8_f32(a, m, lda, b, b0 * block, std::min(b.n, b1 * block), ep, c, ldc);
+  pool.parallel_for(tiles, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) tile(t);
   });
 }
 
