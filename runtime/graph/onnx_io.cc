@@ -1,11 +1,13 @@
 #include "runtime/graph/onnx_io.h"
 
 #include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstring>
 #include <filesystem>
@@ -325,25 +327,58 @@ void convert_graph(const onnx::GraphProto& gp, const std::string& base_dir, Grap
 
 }  // namespace
 
+namespace {
+
+Model model_from_proto(onnx::ModelProto& mp, const std::string& base_dir, const std::string& what,
+                       const LoadOptions& options);
+
+void parse_model_proto(google::protobuf::io::ZeroCopyInputStream& raw, size_t size,
+                       const std::string& what, onnx::ModelProto* mp) {
+  SQ_CHECK(size > 0, what, ": file is empty, expected an ONNX model");
+  SQ_CHECK(size <= static_cast<size_t>(INT_MAX), what,
+           ": file is larger than 2 GB (large weights must use ONNX external data)");
+  google::protobuf::io::CodedInputStream coded(&raw);
+  coded.SetTotalBytesLimit(INT_MAX);
+  SQ_CHECK(mp->ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage(), what,
+           ": not a valid ONNX model (malformed or truncated protobuf)");
+}
+
+}  // namespace
+
+// Parses straight from the file, so the model's bytes are never held twice (file buffer and
+// parsed message) on top of the converted tensors.
 Model load_onnx(const std::string& path, const LoadOptions& options) {
-  std::string bytes = read_file_bytes(path, "an ONNX file");
-  std::string dir = fs::path(path).parent_path().string();
-  return load_onnx_from_bytes(bytes, dir.empty() ? "." : dir, path, options);
+  std::error_code ec;
+  SQ_CHECK(!path.empty(), "empty path, expected an ONNX file");
+  const fs::file_status st = fs::status(path, ec);
+  SQ_CHECK(fs::exists(st), path, ": no such file");
+  SQ_CHECK(!fs::is_directory(st), path, ": is a directory, expected an ONNX file");
+  SQ_CHECK(fs::is_regular_file(st), path, ": is not a regular file, expected an ONNX file");
+  std::ifstream in(path, std::ios::binary);
+  SQ_CHECK(in.good(), path, ": cannot open for reading (", std::strerror(errno), ")");
+  const auto size = static_cast<size_t>(fs::file_size(path, ec));
+  onnx::ModelProto mp;
+  {
+    google::protobuf::io::IstreamInputStream raw(&in);
+    parse_model_proto(raw, size, path, &mp);
+  }
+  SQ_CHECK(!in.bad(), path, ": read error");
+  const std::string dir = fs::path(path).parent_path().string();
+  return model_from_proto(mp, dir.empty() ? "." : dir, path, options);
 }
 
 Model load_onnx_from_bytes(const std::string& bytes, const std::string& base_dir,
                            const std::string& what, const LoadOptions& options) {
-  SQ_CHECK(!bytes.empty(), what, ": file is empty, expected an ONNX model");
-  SQ_CHECK(bytes.size() <= static_cast<size_t>(INT_MAX), what,
-           ": file is larger than 2 GB (large weights must use ONNX external data)");
   onnx::ModelProto mp;
-  {
-    google::protobuf::io::ArrayInputStream raw(bytes.data(), static_cast<int>(bytes.size()));
-    google::protobuf::io::CodedInputStream coded(&raw);
-    coded.SetTotalBytesLimit(INT_MAX);
-    SQ_CHECK(mp.ParseFromCodedStream(&coded) && coded.ConsumedEntireMessage(), what,
-             ": not a valid ONNX model (malformed or truncated protobuf)");
-  }
+  google::protobuf::io::ArrayInputStream raw(bytes.data(), static_cast<int>(std::min<size_t>(bytes.size(), INT_MAX)));
+  parse_model_proto(raw, bytes.size(), what, &mp);
+  return model_from_proto(mp, base_dir, what, options);
+}
+
+namespace {
+
+Model model_from_proto(onnx::ModelProto& mp, const std::string& base_dir, const std::string& what,
+                       const LoadOptions& options) {
   SQ_CHECK(mp.has_graph(), what, ": not a valid ONNX model (no graph)");
 
   Model model;
@@ -393,6 +428,8 @@ Model load_onnx_from_bytes(const std::string& bytes, const std::string& base_dir
   }
   return model;
 }
+
+}  // namespace
 
 void save_onnx(const Model& model, const std::string& path, const SaveOptions& options) {
   onnx::ModelProto mp;

@@ -20,10 +20,13 @@ std::string read_file_bytes(const std::string& path, const std::string& kind) {
   SQ_CHECK(fs::is_regular_file(st), path, ": is not a regular file, expected ", kind);
   std::ifstream in(path, std::ios::binary);
   SQ_CHECK(in.good(), path, ": cannot open for reading (", std::strerror(errno), ")");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  SQ_CHECK(!in.bad(), path, ": read error");
-  return ss.str();
+  // One buffer of the file's size (a stringstream would hold the bytes twice at its peak).
+  const auto size = fs::file_size(path, ec);
+  SQ_CHECK(!ec, path, ": cannot read its size (", ec.message(), ")");
+  std::string bytes(static_cast<size_t>(size), '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  SQ_CHECK(!in.bad() && in.gcount() == static_cast<std::streamsize>(size), path, ": read error");
+  return bytes;
 }
 
 }  // namespace sq

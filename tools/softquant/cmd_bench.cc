@@ -149,9 +149,10 @@ double peak_rss_mb() {
 }
 
 void bench_command(const BenchArgs& a) {
-  auto model = std::make_shared<const Model>(load_onnx(a.model));
-  ModelRunner runner(model, parse_engine_kind(a.engine));
-  TensorMap feeds = bench_inputs(a, model->graph);
+  // The runner keeps what it executes (for int8, the lowered graph with packed weights), so the
+  // loaded model is not held twice.
+  ModelRunner runner(std::make_shared<const Model>(load_onnx(a.model)), parse_engine_kind(a.engine));
+  TensorMap feeds = bench_inputs(a, runner.model().graph);
   ThreadPool pool(a.threads);
   const int64_t macs = count_macs(runner, feeds, pool);  // doubles as the warm-up run
   std::vector<double> ms;

@@ -46,10 +46,9 @@ SampleSet text_windows(const EvalArgs& a, const Graph& graph) {
 void eval_command(const EvalArgs& a) {
   SQ_CHECK(a.tokens.empty() != a.text.empty(), "eval needs exactly one of --tokens FILE.npy and "
            "--text FILE.txt (with --tokenizer)");
-  auto model = std::make_shared<const Model>(load_onnx(a.model));
-  ModelRunner runner(model, parse_engine_kind(a.engine));
-  SampleSet windows =
-      a.text.empty() ? token_file_windows(a, model->graph) : text_windows(a, model->graph);
+  ModelRunner runner(std::make_shared<const Model>(load_onnx(a.model)), parse_engine_kind(a.engine));
+  const Graph& graph = runner.model().graph;  // same inputs and outputs as the file's graph
+  SampleSet windows = a.text.empty() ? token_file_windows(a, graph) : text_windows(a, graph);
   PerplexityResult r = evaluate_perplexity(runner, windows, a.threads);
   std::printf("perplexity %.4f over %lld predicted tokens in %lld window(s) of up to %lld tokens (engine %s)\n",
               r.perplexity, static_cast<long long>(r.tokens), static_cast<long long>(r.windows),
