@@ -13,8 +13,12 @@ BUILD_PKGS=(
 # Python is only used by tools/ scripts that generate test fixtures, never by the product.
 ASSET_PKGS=(python3 python3-numpy python3-torch python3-onnx libopenblas0-pthread)
 
+# aarch64 cross build of the kernels, tested under qemu (tools/arm/test_kernels_qemu.sh, run by CI).
+ARM_PKGS=(g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
+
 want=("${BUILD_PKGS[@]}")
 if [[ "${SOFTQUANT_SKIP_PYTHON:-0}" != 1 ]]; then want+=("${ASSET_PKGS[@]}"); fi
+if [[ "${SOFTQUANT_SKIP_ARM:-0}" != 1 && $(uname -m) == x86_64 ]]; then want+=("${ARM_PKGS[@]}"); fi
 
 missing=()
 for p in "${want[@]}"; do
