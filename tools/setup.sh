@@ -10,6 +10,9 @@ BUILD_PKGS=(
   libxnnpack-dev libpthreadpool-dev libcpuinfo-dev
   libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
+# Fuzzing and sanitizer builds (tools/fuzz/run_fuzzers.sh, tools/sanitize.sh, tools/tsan.sh; run by CI):
+# clang with its compiler-rt (libFuzzer, ASan, UBSan, TSan runtimes).
+BUILD_PKGS+=(clang libclang-rt-14-dev)
 # Python is only used by tools/ scripts that generate test fixtures, never by the product.
 ASSET_PKGS=(python3 python3-numpy python3-torch python3-onnx libopenblas0-pthread)
 
