@@ -6,6 +6,8 @@
 
 #include "calib/progress.h"
 #include "runtime/engine/int8_engine.h"
+#include "runtime/graph/onnx_io.h"
+#include "runtime/graph/sqm_format.h"
 
 namespace sq {
 
@@ -47,6 +49,13 @@ static std::unique_ptr<ReferenceEngine> make_engine(std::shared_ptr<const Model>
 
 ModelRunner::ModelRunner(std::shared_ptr<const Model> model, EngineKind kind)
     : engine_(make_engine(std::move(model), kind)) {}
+
+ModelRunner load_model_runner(const std::string& path, EngineKind kind, bool kind_given) {
+  if (!is_sqm_file(path)) return ModelRunner(std::make_shared<const Model>(load_onnx(path)), kind);
+  SQ_CHECK(!kind_given || kind == EngineKind::kInt8, path, ": a compiled .sqm model runs on the "
+           "int8 engine only, not --engine ", engine_kind_name(kind));
+  return ModelRunner(make_int8_engine_from_lowered(std::make_shared<Model>(load_sqm(path))));
+}
 
 static std::string logits_name(const Graph& g) {
   for (const auto& vi : g.outputs) {

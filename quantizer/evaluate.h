@@ -24,6 +24,7 @@ const char* engine_kind_name(EngineKind k);
 class ModelRunner {
  public:
   ModelRunner(std::shared_ptr<const Model> model, EngineKind kind);
+  explicit ModelRunner(std::unique_ptr<ReferenceEngine> engine) : engine_(std::move(engine)) {}
   TensorMap run(const TensorMap& inputs, ThreadPool& pool) const { return engine_->run(inputs, pool); }
   TensorMap run_observed(const TensorMap& inputs, ThreadPool& pool,
                          const ReferenceEngine::Observer& observer) const {
@@ -35,6 +36,11 @@ class ModelRunner {
  private:
   std::unique_ptr<ReferenceEngine> engine_;
 };
+
+// Loads MODEL for `run` and `bench`: an ONNX file, or a compiled .sqm (recognized by its magic,
+// whatever its extension), whose graph is lowered already and runs on the int8 engine only:
+// asking for fp32 or sim explicitly (`kind_given`) is an error.
+ModelRunner load_model_runner(const std::string& path, EngineKind kind, bool kind_given);
 
 bool has_quantizers(const Model& model);
 

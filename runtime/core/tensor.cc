@@ -58,6 +58,18 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   buffer_ = allocate(shape_nbytes(dtype_, shape_));
 }
 
+Tensor Tensor::external(DType dtype, Shape shape, std::shared_ptr<void> data) {
+  shape_nbytes(dtype, shape);  // validates the shape
+  SQ_CHECK(data, "Tensor::external: no data");
+  SQ_CHECK(reinterpret_cast<uintptr_t>(data.get()) % 64 == 0,
+           "Tensor::external: data is not 64-byte aligned");
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.buffer_ = std::move(data);
+  return t;
+}
+
 Tensor Tensor::zeros(DType dtype, Shape shape) {
   Tensor t(dtype, std::move(shape));
   std::memset(t.raw(), 0, t.nbytes());

@@ -33,6 +33,10 @@ class Tensor {
   static Tensor from_vector(Shape shape, const std::vector<T>& values);
   static Tensor scalar_f32(float v) { return from_vector<float>({}, {v}); }
   static Tensor scalar_i64(int64_t v) { return from_vector<int64_t>({}, {v}); }
+  // A tensor over memory it does not allocate (a mapped .sqm file): `data` points at
+  // shape_nbytes(dtype, shape) bytes, 64-byte aligned, and keeps their owner alive (build it
+  // with shared_ptr's aliasing constructor from the mapping's shared_ptr). No copy is made.
+  static Tensor external(DType dtype, Shape shape, std::shared_ptr<void> data);
 
   bool empty_handle() const { return !buffer_; }
   DType dtype() const { return dtype_; }

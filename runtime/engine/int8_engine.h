@@ -14,4 +14,8 @@ namespace sq {
 std::unique_ptr<ReferenceEngine> make_int8_engine(const Model& qdq_model,
                                                   Int8LoweringReport* report = nullptr);
 
+// The same for a model lowered already (a compiled .sqm, graph/sqm_format.h): prepares it as it
+// is. The engine takes the model over; its kernel weight attributes are dropped once packed.
+std::unique_ptr<ReferenceEngine> make_int8_engine_from_lowered(std::shared_ptr<Model> lowered);
+
 }  // namespace sq

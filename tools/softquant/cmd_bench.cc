@@ -14,6 +14,7 @@
 #include "runtime/core/json.h"
 #include "runtime/engine/binding.h"
 #include "runtime/graph/onnx_io.h"
+#include "runtime/graph/sqm_format.h"
 #include "runtime/io/npy.h"
 #include "tools/softquant/commands.h"
 
@@ -25,7 +26,7 @@ struct BenchArgs {
   std::string model, inputs, engine = "fp32";
   int64_t seq = 128;
   int repeat = 5, threads = 2;
-  bool json = false, profile = false;
+  bool json = false, profile = false, engine_given = false;
 };
 
 Tensor generated_input(const ValueInfo& vi, int64_t seq, std::mt19937& rng) {
@@ -151,7 +152,8 @@ double peak_rss_mb() {
 void bench_command(const BenchArgs& a) {
   // The runner keeps what it executes (for int8, the lowered graph with packed weights), so the
   // loaded model is not held twice.
-  ModelRunner runner(std::make_shared<const Model>(load_onnx(a.model)), parse_engine_kind(a.engine));
+  ModelRunner runner = load_model_runner(a.model, parse_engine_kind(a.engine), a.engine_given);
+  const std::string engine_name = is_sqm_file(a.model) ? "int8" : a.engine;
   TensorMap feeds = bench_inputs(a, runner.model().graph);
   ThreadPool pool(a.threads);
   const int64_t macs = count_macs(runner, feeds, pool);  // doubles as the warm-up run
@@ -171,7 +173,7 @@ void bench_command(const BenchArgs& a) {
   std::printf("%s on %s, %d thread(s), %lld token(s) per run: median %.2f ms over %d run(s) "
               "(min %.2f, max %.2f), %.1f tokens/s, %.1f GOP/s (%.3f GMAC per run), peak RSS "
               "%.1f MB\n",
-              a.model.c_str(), a.engine.c_str(), a.threads, static_cast<long long>(tokens), median,
+              a.model.c_str(), engine_name.c_str(), a.threads, static_cast<long long>(tokens), median,
               a.repeat, ms.front(), ms.back(), tokens_per_s, gops, static_cast<double>(macs) / 1e9,
               rss);
   if (a.json) {
@@ -180,7 +182,7 @@ void bench_command(const BenchArgs& a) {
     j.set("tokens_per_s", tokens_per_s);
     j.set("gops", gops);
     j.set("peak_rss_mb", rss);
-    j.set("engine", a.engine);
+    j.set("engine", engine_name);
     j.set("tokens", tokens);
     j.set("threads", static_cast<int64_t>(a.threads));
     std::cout << j.dump() << "\n";
@@ -193,8 +195,8 @@ void add_bench_command(CLI::App& app) {
   auto a = std::make_shared<BenchArgs>();
   CLI::App* cmd = app.add_subcommand(
       "bench", "Latency, tokens/s, GOP/s and peak memory of one forward pass on an engine");
-  cmd->add_option("model", a->model, "ONNX model (FP32, or QDQ for --engine sim|int8)")->required();
-  cmd->add_option("--engine", a->engine,
+  cmd->add_option("model", a->model, "ONNX model (FP32, or QDQ for --engine sim|int8), or a compiled .sqm")->required();
+  CLI::Option* engine = cmd->add_option("--engine", a->engine,
                   "fp32 (every op as written), sim (QDQ simulation) or int8 (integer kernels)")
       ->default_val("fp32")
       ->check(CLI::IsMember({"fp32", "sim", "int8"}));
@@ -210,7 +212,10 @@ void add_bench_command(CLI::App& app) {
                 "on the last line");
   cmd->add_flag("--profile", a->profile, "Also print the time per op type of one more run");
   cmd->add_option("--threads", a->threads, "Worker threads")->default_val(2)->check(CLI::Range(1, 256));
-  cmd->callback([a] { bench_command(*a); });
+  cmd->callback([a, engine] {
+    a->engine_given = engine->count() > 0;
+    bench_command(*a);
+  });
 }
 
 }  // namespace sq::cli

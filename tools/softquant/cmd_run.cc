@@ -18,6 +18,7 @@ struct RunArgs {
   std::string output_dir;
   int threads = 2;
   std::string engine = "fp32";
+  bool engine_given = false;
 };
 
 // Maps each graph output to DIR/<name>.npy ('/' and '\' in names become '_'); refuses two
@@ -52,8 +53,9 @@ void run_command(const RunArgs& args) {
     SQ_CHECK(!feeds.count(name), "--input '", name, "' given twice");
     feeds[name] = read_npy(spec.substr(eq + 1));
   }
-  auto model = std::make_shared<const Model>(load_onnx(args.model));
-  ModelRunner engine(model, parse_engine_kind(args.engine));
+  ModelRunner engine =
+      load_model_runner(args.model, parse_engine_kind(args.engine), args.engine_given);
+  const Model* model = &engine.model();  // for int8: the lowered graph, same inputs and outputs
   check_bindings(model->graph, feeds);
   std::error_code ec;
   SQ_CHECK(!fs::exists(args.output_dir, ec) || fs::is_directory(args.output_dir, ec),
@@ -82,7 +84,8 @@ void add_run_command(CLI::App& app) {
   auto args = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand(
       "run", "Run a model on .npy inputs and write each output as DIR/<name>.npy");
-  cmd->add_option("model", args->model, "ONNX model file")->required();
+  cmd->add_option("model", args->model, "ONNX model file, or a compiled .sqm (int8 engine)")
+      ->required();
   cmd->add_option("--input,-i", args->inputs, "NAME=FILE.npy, once per graph input")->required();
   cmd->add_option("--output-dir,-o", args->output_dir,
                   "Folder for the outputs (created if missing)")
@@ -90,11 +93,15 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--threads", args->threads, "Worker threads")
       ->default_val(2)
       ->check(CLI::Range(1, 256));
-  cmd->add_option("--engine", args->engine,
-                  "fp32 (every op as written), sim (QDQ simulation) or int8 (integer kernels)")
-      ->default_val("fp32")
-      ->check(CLI::IsMember({"fp32", "sim", "int8"}));
-  cmd->callback([args] { run_command(*args); });
+  CLI::Option* engine =
+      cmd->add_option("--engine", args->engine,
+                      "fp32 (every op as written), sim (QDQ simulation) or int8 (integer kernels)")
+          ->default_val("fp32")
+          ->check(CLI::IsMember({"fp32", "sim", "int8"}));
+  cmd->callback([args, engine] {
+    args->engine_given = engine->count() > 0;
+    run_command(*args);
+  });
 }
 
 }  // namespace sq::cli

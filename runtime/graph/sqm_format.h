@@ -1,0 +1,79 @@
+// Why this exists: devices should not parse ONNX or carry protobuf. A compiled model (.sqm) is
+// one self-contained, versioned, checksummed binary file holding the int8-lowered graph
+// (engine/int8_lowering.h), laid out so a loader maps it and uses the tensor data in place.
+//
+// Layout, version 1 (all integers little-endian; offsets are from the start of the file):
+//
+//   header, 64 bytes
+//     0  magic "SQMODEL\0"                        8 bytes
+//     8  u32 version (1)                          12  u32 flags (0; any other bit is refused)
+//    16  u64 file size (must equal the real size: catches truncation first)
+//    24  u64 checksum: FNV-1a 64 over the whole file, these 8 bytes counted as zero
+//    32  u32 header size (64)                     36  u32 section count (2)
+//    40  u64 section table offset (64)            48  16 reserved bytes, zero
+//   section table: per section u32 kind, u32 reserved (0), u64 offset, u64 size
+//     kind 1 META: the graph, right after the table
+//     kind 2 DATA: tensor bytes, starting 64-byte aligned
+//   META: a byte stream; string = u32 length + bytes; every count is a u32
+//     i64 ir_version, string producer_name, string producer_version,
+//     opsets (string domain, i64 version)*, metadata (string key, string value)*,
+//     string graph name,
+//     tensors (u8 dtype, u32 rank, i64 dims[rank], u64 offset, u64 nbytes)*,
+//     inputs, outputs, value_info: each (string name, u8 dtype, u8 has_type, u8 has_shape,
+//       u32 rank, (i64 value or -1, string symbolic name)[rank])*,
+//     initializers (string name, u32 tensor index)*,
+//     nodes (string name, string op_type, string domain, inputs (string)*, outputs (string)*,
+//       attributes (string key, u8 kind, payload)*)*
+//     dtype codes are ONNX TensorProto's (1 float32, 2 uint8, 3 int8, 6 int32, 7 int64, 9 bool,
+//     10 float16, 11 float64); attribute kinds: 1 float (f32), 2 int (i64), 3 string,
+//     4 tensor (u32 tensor index), 5 floats (u32 n, f32[n]), 6 ints (u32 n, i64[n]),
+//     7 strings (u32 n, string[n]).
+//   DATA: each tensor's bytes at a 64-byte aligned offset, zero padding between them.
+//
+// Weights are stored as the lowered graph holds them: int8 matrices in the attributes of the
+// com.softquant nodes (and any remaining initializers). The int8 kernels pack them for the
+// running machine's ISA when the engine is prepared at load, so one .sqm runs on any ISA;
+// prepacked bytes are not stored (yet).
+//
+// Loading validates everything before use: size, magic, version, flags, checksum, then every
+// count, string length, offset, alignment, dtype code and shape against the bytes actually
+// there. A corrupted or truncated file is refused with one sq::Error line; nothing is allocated
+// from a size the file claims until that size has been checked against the file.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "runtime/graph/ir.h"
+
+namespace sq {
+
+inline constexpr uint32_t kSqmVersion = 1;
+inline constexpr size_t kSqmHeaderSize = 64;
+
+struct SqmWriteStats {
+  size_t file_bytes = 0, tensors = 0, tensor_bytes = 0, nodes = 0;
+};
+
+// Writes `model` atomically (temporary name, then rename). Throws sq::Error for an unwritable
+// path or a tensor without data.
+SqmWriteStats save_sqm(const Model& model, const std::string& path);
+
+// Maps the file; the returned model's tensors alias the mapping (which lives as long as they do).
+// Throws sq::Error "<path>: ..." naming what is wrong for a file that is not a valid .sqm.
+Model load_sqm(const std::string& path);
+// The same from bytes in memory kept alive by `owner`; `what` names them in errors. Tensors alias
+// the bytes when `data` is 64-byte aligned, else they are copied.
+Model load_sqm_from_memory(std::shared_ptr<void> owner, const uint8_t* data, size_t size,
+                           const std::string& what);
+
+// True if the file starts with the .sqm magic (false if it cannot be read).
+bool is_sqm_file(const std::string& path);
+
+// FNV-1a 64 of a whole .sqm image with its checksum field counted as zero (what the header
+// stores). For tools and tests that build or tamper with images.
+uint64_t sqm_checksum(const uint8_t* data, size_t size);
+
+}  // namespace sq

@@ -1,0 +1,23 @@
+// Why this exists: a compiled model (.sqm) is used in place, not parsed into copies: the file is
+// mapped read-only-to-the-file (private, copy-on-write) and tensors alias the mapping. The
+// mapping is held by a shared_ptr, so it lives as long as the last tensor that points into it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace sq {
+
+struct MappedFile {
+  std::shared_ptr<void> owner;  // unmaps when the last holder lets go; page aligned
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+};
+
+// Maps a whole regular file. Throws sq::Error (naming the file and the OS error) if it cannot be
+// opened, is not a regular file, or cannot be mapped. An empty file gives size 0, data nullptr.
+MappedFile map_file(const std::string& path);
+
+}  // namespace sq

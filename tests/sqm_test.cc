@@ -1,0 +1,346 @@
+// Compiled models (.sqm, runtime/graph/sqm_format.h) and the C API (runtime/capi/softquant.h):
+// the bundled OPT and a torch-exported SD block, quantized and compiled, give bit-identical
+// outputs from the .sqm and from the QDQ ONNX on the int8 engine; truncated, bit-flipped and
+// forged files are refused with one clear line, never a crash; `softquant compile/run/bench`
+// accept .sqm; a plain C program linking only libsoftquant_rt reproduces the C++ outputs.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "calib/dataset.h"
+#include "quantizer/quantize.h"
+#include "runtime/engine/constant_folding.h"
+#include "runtime/engine/int8_engine.h"
+#include "runtime/graph/onnx_io.h"
+#include "runtime/graph/sqm_format.h"
+#include "runtime/io/npy.h"
+#include "tests/test_util.h"
+
+namespace sq {
+namespace {
+
+struct Case {
+  std::shared_ptr<const Model> qdq;
+  TensorMap feeds;
+};
+
+Case quantized_case(const std::string& which) {
+  Case c;
+  std::shared_ptr<Model> m;
+  SampleSet data;
+  QuantConfig config;
+  if (which == "opt") {
+    const std::string dir = std::string(SQ_SOURCE_DIR) + "/models/assets/opt-bytes";
+    m = std::make_shared<Model>(load_onnx(dir + "/model.onnx"));
+    fold_constants(*m);
+    data = SampleSet::load(parse_data_spec("tokens:" + dir + "/calib_tokens.npy"), m->graph, 128, 2);
+    config.softmax_bc = BcGranularity::kLength;
+    SampleSet eval =
+        SampleSet::load(parse_data_spec("tokens:" + dir + "/eval_tokens.npy"), m->graph, 128, 1);
+    c.feeds = eval.feeds(0);
+  } else {
+    const std::string dir = test::data_dir() + "/torch/sd_block_c64_s8_opset14";
+    m = std::make_shared<Model>(load_onnx(dir + "/model.onnx"));
+    fold_constants(*m);
+    data = SampleSet::load(parse_data_spec("inputs:" + dir + "/inputs"), m->graph, 0, 0);
+    c.feeds = data.feeds(0);
+  }
+  Calibration cal = calibrate_model(m, config, data, 2);
+  c.qdq = std::make_shared<const Model>(build_quantized_model(*m, config, cal).model);
+  return c;
+}
+
+// Quantizing takes a while: once per model per test binary.
+const Case& get_case(const std::string& which) {
+  static std::map<std::string, Case> cases;
+  auto it = cases.find(which);
+  if (it == cases.end()) it = cases.emplace(which, quantized_case(which)).first;
+  return it->second;
+}
+
+std::string compile_to(const Model& qdq, const std::string& name) {
+  const std::string path = test::temp_dir() + "/" + name;
+  save_sqm(lower_to_int8(qdq), path);
+  return path;
+}
+
+void expect_bit_identical(const TensorMap& a, const TensorMap& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, t] : a) {
+    const Tensor& u = b.at(name);
+    ASSERT_EQ(t.dtype(), u.dtype()) << name;
+    ASSERT_EQ(t.shape(), u.shape()) << name;
+    EXPECT_EQ(std::memcmp(t.raw(), u.raw(), t.nbytes()), 0) << name << " differs";
+  }
+}
+
+void check_sqm_matches_onnx(const std::string& which) {
+  const Case& c = get_case(which);
+  const std::string path = compile_to(*c.qdq, which + ".sqm");
+  EXPECT_TRUE(is_sqm_file(path));
+  auto from_onnx = make_int8_engine(*c.qdq);
+  auto from_sqm = make_int8_engine_from_lowered(std::make_shared<Model>(load_sqm(path)));
+  ThreadPool pool(2);
+  TensorMap a = from_onnx->run(c.feeds, pool), b = from_sqm->run(c.feeds, pool);
+  expect_bit_identical(a, b);
+  // One engine, three threads with a pool each, at once: the same bits again.
+  std::vector<TensorMap> outs(3);
+  std::vector<std::thread> threads;
+  for (auto& o : outs) {
+    threads.emplace_back([&] {
+      ThreadPool p(1);
+      o = from_sqm->run(c.feeds, p);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& o : outs) expect_bit_identical(a, o);
+}
+
+TEST(Sqm, TrainedOptFromSqmIsBitIdenticalToQdqOnnx) { check_sqm_matches_onnx("opt"); }
+TEST(Sqm, TorchSdBlockFromSqmIsBitIdenticalToQdqOnnx) { check_sqm_matches_onnx("sd"); }
+
+TEST(Sqm, RoundTripKeepsTheGraph) {
+  const Case& c = get_case("sd");
+  Model lowered = lower_to_int8(*c.qdq);
+  const std::string path = test::temp_dir() + "/rt.sqm";
+  SqmWriteStats st = save_sqm(lowered, path);
+  EXPECT_EQ(st.file_bytes, std::filesystem::file_size(path));
+  Model back = load_sqm(path);
+  ASSERT_EQ(back.graph.nodes.size(), lowered.graph.nodes.size());
+  for (size_t i = 0; i < back.graph.nodes.size(); ++i) {
+    const Node &x = lowered.graph.nodes[i], &y = back.graph.nodes[i];
+    EXPECT_EQ(x.name, y.name);
+    EXPECT_EQ(x.op_type, y.op_type);
+    EXPECT_EQ(x.domain, y.domain);
+    EXPECT_EQ(x.inputs, y.inputs);
+    EXPECT_EQ(x.outputs, y.outputs);
+    ASSERT_EQ(x.attrs.size(), y.attrs.size()) << x.describe();
+    for (const auto& [k, a] : x.attrs) {
+      const Attribute& b = y.attrs.at(k);
+      EXPECT_EQ(a.kind, b.kind);
+      if (a.kind == Attribute::Kind::kTensor) {
+        EXPECT_EQ(a.t.shape(), b.t.shape());
+        EXPECT_EQ(std::memcmp(a.t.raw(), b.t.raw(), a.t.nbytes()), 0);
+        EXPECT_EQ(reinterpret_cast<uintptr_t>(b.t.raw()) % 64, 0u);
+      }
+    }
+  }
+  ASSERT_EQ(back.graph.inputs.size(), lowered.graph.inputs.size());
+  for (size_t i = 0; i < back.graph.inputs.size(); ++i) {
+    EXPECT_EQ(back.graph.inputs[i].name, lowered.graph.inputs[i].name);
+    EXPECT_EQ(back.graph.inputs[i].dtype, lowered.graph.inputs[i].dtype);
+    ASSERT_EQ(back.graph.inputs[i].dims.size(), lowered.graph.inputs[i].dims.size());
+    for (size_t d = 0; d < back.graph.inputs[i].dims.size(); ++d) {
+      EXPECT_EQ(back.graph.inputs[i].dims[d].value, lowered.graph.inputs[i].dims[d].value);
+      EXPECT_EQ(back.graph.inputs[i].dims[d].param, lowered.graph.inputs[i].dims[d].param);
+    }
+  }
+  EXPECT_EQ(back.graph.initializers.size(), lowered.graph.initializers.size());
+  EXPECT_EQ(back.opset_imports, lowered.opset_imports);
+}
+
+// Expects load to throw sq::Error with a one-line message containing `needle`.
+void expect_refused(const std::string& bytes, const std::string& needle, const std::string& what) {
+  try {
+    load_sqm_from_memory(nullptr, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "m.sqm");
+    ADD_FAILURE() << what << ": accepted";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find(needle), std::string::npos) << what << ": " << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos);
+  }
+}
+
+void reseal(std::string& b) {
+  const uint64_t h = sqm_checksum(reinterpret_cast<const uint8_t*>(b.data()), b.size());
+  std::memcpy(b.data() + 24, &h, 8);
+}
+
+TEST(Sqm, RefusesEveryTruncation) {
+  const std::string good = test::read_bytes(compile_to(*get_case("sd").qdq, "t.sqm"));
+  for (size_t len = 0; len < good.size(); ++len) {
+    try {
+      load_sqm_from_memory(nullptr, reinterpret_cast<const uint8_t*>(good.data()), len, "m.sqm");
+      ADD_FAILURE() << "prefix of " << len << " bytes accepted";
+      break;
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      if (len >= 64) {
+        ASSERT_NE(msg.find("truncated"), std::string::npos) << len << ": " << msg;
+      }
+    }
+  }
+  std::printf("every one of %zu prefixes refused\n", good.size());
+}
+
+TEST(Sqm, RefusesBitFlipsAnywhere) {
+  const std::string good = test::read_bytes(compile_to(*get_case("sd").qdq, "f.sqm"));
+  int tried = 0;
+  for (size_t off = 0; off < good.size(); off += off < 4096 ? 1 : 61) {
+    std::string b = good;
+    b[off] ^= static_cast<char>(1 << (off % 8));
+    try {
+      load_sqm_from_memory(nullptr, reinterpret_cast<const uint8_t*>(b.data()), b.size(), "m.sqm");
+      ADD_FAILURE() << "flip at byte " << off << " accepted";
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("m.sqm: ", 0), 0u) << e.what();
+    }
+    ++tried;
+  }
+  std::printf("%d single-bit flips refused (file of %zu bytes)\n", tried, good.size());
+}
+
+TEST(Sqm, RefusesBadMagicVersionFlagsAndNonSqm) {
+  const std::string good = test::read_bytes(compile_to(*get_case("sd").qdq, "h.sqm"));
+  std::string b = good;
+  b[0] = 'X';
+  expect_refused(b, "bad magic", "magic");
+  b = good;
+  b[8] = 2;
+  reseal(b);
+  expect_refused(b, "version 2 is not supported", "version");
+  b = good;
+  b[12] = 1;
+  reseal(b);
+  expect_refused(b, "flags", "flags");
+  b = good + "x";
+  expect_refused(b, "the header says", "longer");
+  b = good;
+  b[40] = 65;  // section table offset
+  reseal(b);
+  expect_refused(b, "header", "table offset");
+  expect_refused(test::read_bytes(test::data_dir() + "/torch/sd_block_c64_s8_opset14/model.onnx"),
+                 "bad magic", "an ONNX file");
+  EXPECT_THROW(load_sqm(test::temp_dir() + "/missing.sqm"), Error);
+}
+
+// Flips with the checksum forged to match, so the parser's own checks are what stands between
+// the bytes and the engine: every META byte, and the section table. Each is refused with a one-line
+// error or loads into a model that the engine prepares or refuses; nothing crashes.
+TEST(Sqm, ForgedChecksumsStillNeverCrash) {
+  const std::string good = test::read_bytes(compile_to(*get_case("sd").qdq, "g.sqm"));
+  uint64_t meta_off = 0, meta_size = 0;
+  std::memcpy(&meta_off, good.data() + 64 + 8, 8);
+  std::memcpy(&meta_size, good.data() + 64 + 16, 8);
+  ASSERT_EQ(meta_off, 112u);
+  int refused = 0, loaded = 0, prepared = 0, tried = 0;
+  // Every byte of the header and table, then every 23rd byte of META (each try re-checksums and
+  // may prepare an engine: all of them take minutes).
+  for (size_t off = 64; off < meta_off + meta_size; off += off < meta_off + 256 ? 1 : 23) {
+    ++tried;
+    std::string b = good;
+    b[off] ^= static_cast<char>(1 << (off % 8));
+    reseal(b);
+    bool was_loaded = false;
+    try {
+      Model m = load_sqm_from_memory(nullptr, reinterpret_cast<const uint8_t*>(b.data()), b.size(),
+                                     "m.sqm");
+      ++loaded;
+      was_loaded = true;
+      make_int8_engine_from_lowered(std::make_shared<Model>(std::move(m)));
+      ++prepared;
+    } catch (const Error& e) {
+      refused += !was_loaded;
+      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos);
+    }
+  }
+  std::printf("%d forged flips in the table and %llu META bytes: %d refused by the loader, %d "
+              "loaded (%d of them prepared, the rest refused by the engine)\n",
+              tried, static_cast<unsigned long long>(meta_size), refused, loaded, prepared);
+  EXPECT_GT(refused, 0);
+}
+
+TEST(Sqm, OptTruncationsAndFlipsRefused) {
+  const std::string good = test::read_bytes(compile_to(*get_case("opt").qdq, "o.sqm"));
+  for (size_t i = 0; i < 300; ++i) {
+    const size_t len = 64 + (good.size() - 64) * i / 300 + i % 7;
+    expect_refused(good.substr(0, std::min(len, good.size() - 1)), "truncated", "prefix");
+  }
+  for (size_t i = 0; i < 64; ++i) {
+    std::string b = good;
+    const size_t off = 64 + (good.size() - 64) * i / 64;
+    b[off] ^= 0x10;
+    expect_refused(b, "checksum mismatch", "flip");
+  }
+}
+
+// `softquant compile`, then `run` on the .sqm (default engine) and on the QDQ ONNX with --engine
+// int8: identical .npy files; `--engine sim` on a .sqm is refused; `bench` accepts the .sqm.
+TEST(Sqm, CliCompileRunBench) {
+  const Case& c = get_case("sd");
+  const std::string dir = test::temp_dir();
+  save_onnx(*c.qdq, dir + "/q.onnx");
+  test::CliResult r = test::run_cli("compile " + dir + "/q.onnx -o " + dir + "/q.bin");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("wrote " + dir + "/q.bin"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("nodes"), std::string::npos) << r.out;
+  const std::string in = test::data_dir() + "/torch/sd_block_c64_s8_opset14/inputs";
+  const std::string inputs = " -i hidden_states=" + in + "/hidden_states.npy" +
+                             " -i encoder_hidden_states=" + in + "/encoder_hidden_states.npy";
+  r = test::run_cli("run " + dir + "/q.bin" + inputs + " -o " + dir + "/a");  // by magic
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = test::run_cli("run " + dir + "/q.onnx --engine int8" + inputs + " -o " + dir + "/b");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/a")) {
+    EXPECT_EQ(test::read_bytes(e.path().string()),
+              test::read_bytes(dir + "/b/" + e.path().filename().string()));
+    ++files;
+  }
+  EXPECT_GT(files, 0);
+  r = test::run_cli("run " + dir + "/q.bin --engine sim" + inputs + " -o " + dir + "/c");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("int8 engine only"), std::string::npos) << r.err;
+  EXPECT_EQ(test::count_lines(r.err), 1);
+  r = test::run_cli("bench " + dir + "/q.bin --inputs " + in + " --repeat 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"engine\": \"int8\""), std::string::npos) << r.out;
+  test::write_bytes(dir + "/bad.sqm", test::read_bytes(dir + "/q.bin").substr(0, 1000));
+  r = test::run_cli("run " + dir + "/bad.sqm" + inputs + " -o " + dir + "/d");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
+  r = test::run_cli("compile " + test::data_dir() + "/torch/sd_block_c64_s8_opset14/model.onnx -o " +
+                    dir + "/f.sqm");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/f.sqm"));
+}
+
+// Writes inputs and the C++ engine's outputs (from the same .sqm) as raw files plus a case file,
+// and runs the C program on it.
+void check_c_api(const std::string& which) {
+  const Case& c = get_case(which);
+  const std::string dir = test::temp_dir();
+  const std::string path = compile_to(*c.qdq, which + ".sqm");
+  auto engine = make_int8_engine_from_lowered(std::make_shared<Model>(load_sqm(path)));
+  ThreadPool pool(1);
+  TensorMap outs = engine->run(c.feeds, pool);
+  std::string bytes = test::read_bytes(path);
+  bytes[bytes.size() / 2] ^= 1;
+  test::write_bytes(dir + "/corrupt.sqm", bytes);
+  std::ofstream cf(dir + "/case.txt");
+  cf << "model " << path << "\ncorrupt " << dir << "/corrupt.sqm\n";
+  int k = 0;
+  auto put = [&](const char* kind, const std::string& name, const Tensor& t) {
+    const std::string file = dir + "/v" + std::to_string(k++) + ".raw";
+    test::write_bytes(file, std::string(static_cast<const char*>(t.raw()), t.nbytes()));
+    cf << kind << " " << name << " " << dtype_to_onnx(t.dtype()) << " " << t.rank();
+    for (int64_t d : t.shape()) cf << " " << d;
+    cf << " " << file << "\n";
+  };
+  for (const auto& [name, t] : c.feeds) put("input", name, t);
+  for (const auto& [name, t] : outs) put("output", name, t);
+  cf.close();
+  const std::string cmd = std::string(SQ_CAPI_SMOKE_PATH) + " " + dir + "/case.txt";
+  const int rc = std::system(cmd.c_str());
+  EXPECT_EQ(rc, 0) << cmd;
+}
+
+TEST(SqmCApi, PlainCProgramReproducesTheSdBlock) { check_c_api("sd"); }
+TEST(SqmCApi, PlainCProgramReproducesTheTrainedOpt) { check_c_api("opt"); }
+
+}  // namespace
+}  // namespace sq
