@@ -290,13 +290,20 @@ void read_value_infos(const onnx::GraphProto& gp, Graph* g) {
   }
 }
 
-void convert_graph(const onnx::GraphProto& gp, const std::string& base_dir, Graph* g) {
+// Raw initializer data above this size is dropped from the message once converted, so a model
+// is not held twice while it loads; shape inference still sees every initializer's type and
+// dims, and the values of the small ones (shape-like constants) it may read.
+constexpr size_t kReleaseRawBytes = 64 << 10;
+
+void convert_graph(onnx::GraphProto* mgp, const std::string& base_dir, Graph* g) {
+  const onnx::GraphProto& gp = *mgp;
   g->name = gp.name();
-  for (const auto& tp : gp.initializer()) {
+  for (auto& tp : *mgp->mutable_initializer()) {
     SQ_CHECK(!tp.name().empty(), "an initializer has no name");
     SQ_CHECK(!g->initializers.count(tp.name()), "initializer '", tp.name(),
              "' is defined more than once");
     g->initializers[tp.name()] = tensor_from_proto(tp, base_dir, "initializer '" + tp.name() + "'");
+    if (tp.raw_data().size() > kReleaseRawBytes) delete tp.release_raw_data();
   }
   for (const auto& vp : gp.input()) {
     if (g->initializers.count(vp.name())) continue;  // old-style: initializers listed as inputs
@@ -395,7 +402,7 @@ Model model_from_proto(onnx::ModelProto& mp, const std::string& base_dir, const 
            " (supported: ", kMinOpset, " to ", kMaxOpset, ")");
 
   try {
-    convert_graph(mp.graph(), base_dir, &model.graph);
+    convert_graph(mp.mutable_graph(), base_dir, &model.graph);
     // Validate structure now (cycles, dangling inputs), and keep the graph in execution order.
     std::vector<size_t> order = topological_order(model.graph);
     std::vector<Node> sorted;
