@@ -81,13 +81,24 @@ double sqnr_db(const Tensor& ref, const Tensor& test) {
 
 std::string bundled_model_dir() { return std::string(SQ_SOURCE_DIR) + "/models/assets/opt-bytes"; }
 
+// `count` windows of `context` tokens from one of the bundled model's token files.
+SampleSet bundled_windows(const Graph& g, const std::string& file, int64_t context, int count) {
+  return SampleSet::load(parse_data_spec("tokens:" + bundled_model_dir() + "/" + file), g, context,
+                         count);
+}
+
+// The bundled trained OPT quantized with `config`, calibrated on 2 windows of `context` tokens.
+std::shared_ptr<const Model> quantized_bundled(const Model& fp32, int64_t context,
+                                               QuantConfig config) {
+  return quantize(std::make_shared<Model>(fp32),
+                  bundled_windows(fp32.graph, "calib_tokens.npy", context, 2), config);
+}
+
 TEST(Int8Engine, LowersEveryProductOfTheTrainedOpt) {
   auto m = load_folded(bundled_model_dir() + "/model.onnx");
-  SampleSet calib = SampleSet::load(
-      parse_data_spec("tokens:" + bundled_model_dir() + "/calib_tokens.npy"), m->graph, 128, 2);
   QuantConfig config;
   config.softmax_bc = BcGranularity::kLength;
-  auto q = quantize(m, calib, config);
+  auto q = quantized_bundled(*m, 128, config);
   Int8LoweringReport report;
   Model lowered = lower_to_int8(*q, &report);
   // 4 layers x (q, k, v, out, fc1, fc2) + the tied LM head; each layer's attention (Q·Kᵀ, mask,
@@ -101,8 +112,7 @@ TEST(Int8Engine, LowersEveryProductOfTheTrainedOpt) {
         << "weight left behind DequantizeLinear: " << n.describe();
   }
 
-  SampleSet windows = SampleSet::load(
-      parse_data_spec("tokens:" + bundled_model_dir() + "/eval_tokens.npy"), m->graph, 128, 1);
+  SampleSet windows = bundled_windows(m->graph, "eval_tokens.npy", 128, 1);
   TensorMap sim_out, int8_out;
   Agreement a = compare_quantized_tensors(*q, windows.feeds(0), &sim_out, &int8_out);
   ASSERT_GT(a.elements, 100000);
@@ -166,12 +176,6 @@ TEST(Int8Engine, LeavesUnsupportedPatternsInFloatAndSaysSo) {
   for (int64_t i = 0; i < ref.numel(); ++i) EXPECT_EQ(ref.data<float>()[i], got.data<float>()[i]);
 }
 
-}  // namespace
-}  // namespace sq
-
-namespace sq {
-namespace {
-
 // Every softmax setting the quantizer exports is fused into AttentionU8 and agrees with the
 // simulation: bits 4, 6, 8 on the fixed, unit and calibrated grids; no correction; each
 // granularity in both forms.
@@ -187,20 +191,17 @@ class Int8AttentionFusion : public ::testing::TestWithParam<FusionCase> {};
 TEST_P(Int8AttentionFusion, FusesAndAgreesWithTheSimulation) {
   const FusionCase fc = GetParam();
   auto m = load_folded(bundled_model_dir() + "/model.onnx");
-  SampleSet calib = SampleSet::load(
-      parse_data_spec("tokens:" + bundled_model_dir() + "/calib_tokens.npy"), m->graph, 64, 2);
   QuantConfig config;
   config.softmax_bits = fc.bits;
   config.softmax_grid = fc.grid;
   config.softmax_bc = fc.bc;
   config.softmax_bc_form = fc.form;
-  auto q = quantize(m, calib, config);
+  auto q = quantized_bundled(*m, 64, config);
   Int8LoweringReport report;
   lower_to_int8(*q, &report);
   EXPECT_EQ(report.fused_attention, 4) << report.summary();
   EXPECT_TRUE(report.float_nodes.empty()) << report.summary();
-  SampleSet windows = SampleSet::load(
-      parse_data_spec("tokens:" + bundled_model_dir() + "/eval_tokens.npy"), m->graph, 64, 1);
+  SampleSet windows = bundled_windows(m->graph, "eval_tokens.npy", 64, 1);
   TensorMap sim_out, int8_out;
   Agreement a = compare_quantized_tensors(*q, windows.feeds(0), &sim_out, &int8_out);
   EXPECT_GE(static_cast<double>(a.within_one) / a.elements, 0.999)
@@ -225,14 +226,11 @@ INSTANTIATE_TEST_SUITE_P(
 // earlier position's logits bit-identical.
 TEST(Int8Engine, CausalLogitsDoNotSeeLaterTokens) {
   auto m = load_folded(bundled_model_dir() + "/model.onnx");
-  SampleSet calib = SampleSet::load(
-      parse_data_spec("tokens:" + bundled_model_dir() + "/calib_tokens.npy"), m->graph, 64, 2);
   QuantConfig config;
   config.softmax_bc = BcGranularity::kLength;
-  auto q = quantize(m, calib, config);
+  auto q = quantized_bundled(*m, 64, config);
   auto engine = make_int8_engine(*q);
-  SampleSet windows = SampleSet::load(
-      parse_data_spec("tokens:" + bundled_model_dir() + "/eval_tokens.npy"), m->graph, 48, 1);
+  SampleSet windows = bundled_windows(m->graph, "eval_tokens.npy", 48, 1);
   TensorMap feeds = windows.feeds(0);
   ThreadPool pool(2);
   Tensor before = engine->run(feeds, pool).at("logits");
