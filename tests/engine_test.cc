@@ -159,6 +159,23 @@ TEST(Engine, KernelErrorsNameTheNode) {
   expect_has(error_of([&] { ReferenceEngine e(bad); }), {"not in topological order"});
 }
 
+// Found by UBSan (tools/sanitize.sh): the product of a Reshape target's dimensions overflowed
+// int64 (2^62 * 2^62, undefined behaviour) before the element count was compared. It is now
+// checked as it is computed.
+TEST(Engine, ReshapeTargetWhoseDimensionProductOverflowsIsRefused) {
+  ThreadPool pool(1);
+  auto rs = new_model();
+  rs->graph.inputs.push_back(value("x", DType::kFloat32, {}, false));
+  rs->graph.outputs.push_back(value("y", DType::kFloat32, {}, false));
+  rs->graph.initializers["shape"] =
+      Tensor::from_vector<int64_t>({3}, {int64_t{1} << 62, int64_t{1} << 62, 0});
+  rs->graph.nodes.push_back(node("reshaper", "Reshape", {"x", "shape"}, {"y"}));
+  rs->graph.nodes.back().attrs["allowzero"] = Attribute::of_int(1);
+  ReferenceEngine engine(rs);
+  expect_has(error_of([&] { engine.run({{"x", filled({4}, 0, 1)}}, pool); }),
+             {"node 'reshaper' (Reshape)", "overflows int64"});
+}
+
 // x -> op_0 -> t_0 -> op_1 -> t_1 ... -> y, every intermediate the size of x.
 std::shared_ptr<Model> chain_model(int length) {
   auto m = new_model();

@@ -34,7 +34,8 @@ Shape reshape_target(const Node& node, const Shape& in, const std::vector<int64_
       }
     }
     out[i] = d;
-    known *= d;
+    SQ_CHECK(!__builtin_mul_overflow(known, d, &known), node.describe(), ": shape ",
+             shape_str(spec), " overflows int64");
   }
   SQ_CHECK(!(allowzero && has_zero && infer >= 0), node.describe(), ": shape ", shape_str(spec),
            " has both 0 and -1 with allowzero=1");
