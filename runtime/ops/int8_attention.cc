@@ -37,27 +37,6 @@ QuantInput quant_input(const Node& node, const OpContext& ctx, size_t i, const c
   return QuantInput{x.data<uint8_t>(), s.data<float>()[0], z.data<uint8_t>()[0]};
 }
 
-// ONNX Reshape (allowzero = 0) of `in` to `spec`.
-Shape resolve_reshape(const Node& node, const Shape& in, const Tensor& spec) {
-  Shape out;
-  int64_t known = 1, infer = -1;
-  for (int64_t i = 0; i < spec.numel(); ++i) {
-    int64_t d = spec.get_as_int64(i);
-    if (d == 0) d = static_cast<size_t>(i) < in.size() ? in[static_cast<size_t>(i)] : 0;
-    if (d == -1) {
-      SQ_CHECK(infer < 0, node.describe(), ": mask layout has two -1 dimensions");
-      infer = i;
-      d = 1;
-    }
-    known *= d;
-    out.push_back(d);
-  }
-  if (infer >= 0) out[static_cast<size_t>(infer)] = known ? shape_numel(in) / known : 0;
-  SQ_CHECK(shape_numel(out) == shape_numel(in), node.describe(), ": mask layout ", shape_str(out),
-           " does not hold the scores ", shape_str(in));
-  return out;
-}
-
 class AttentionU8Kernel : public OpKernel {
  public:
   explicit AttentionU8Kernel(const Node& node) {
@@ -113,7 +92,9 @@ class AttentionU8Kernel : public OpKernel {
       scores.push_back(lq);
       scores.push_back(lk);
       const Tensor* space = ctx.input(10);
-      const Shape layout = space ? resolve_reshape(node, scores, *space) : scores;
+      const Shape layout =
+          space ? reshape_target(node, scores, read_int_list(node, *space, "mask layout"), false)
+                : scores;
       SQ_CHECK(layout.size() >= 2 && layout[layout.size() - 2] == lq && layout.back() == lk,
                node.describe(), ": the mask's layout ", shape_str(layout),
                " must end in the scores' [", lq, ", ", lk, "]");

@@ -8,7 +8,6 @@
 #include "runtime/ops/shape_ops_util.h"
 
 namespace sq {
-namespace {
 
 // ONNX Reshape: 0 copies the input dimension (unless allowzero), -1 is inferred.
 Shape reshape_target(const Node& node, const Shape& in, const std::vector<int64_t>& spec,
@@ -49,6 +48,8 @@ Shape reshape_target(const Node& node, const Shape& in, const std::vector<int64_
            " (", numel, " elements) to ", shape_str(out), " (", shape_numel(out), " elements)");
   return out;
 }
+
+namespace {
 
 std::unique_ptr<OpKernel> make_reshape(const Node& node, int64_t) {
   check_num_inputs(node, 2, 2);

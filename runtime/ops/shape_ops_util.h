@@ -80,4 +80,9 @@ inline void with_elem_type(size_t size, F&& f) {
   }
 }
 
+// ONNX Reshape of `in` to `spec`: 0 copies the input dimension (unless allowzero), -1 is
+// inferred. Throws sq::Error naming the node for a spec that does not fit (shape_ops.cc).
+Shape reshape_target(const Node& node, const Shape& in, const std::vector<int64_t>& spec,
+                     bool allowzero);
+
 }  // namespace sq
