@@ -120,7 +120,7 @@ ReferenceEngine::ReferenceEngine(std::shared_ptr<const Model> model, const OpReg
 }
 
 TensorMap ReferenceEngine::run(const TensorMap& inputs, ThreadPool& pool,
-                               const Observer* observer) const {
+                               const Observer* observer, KvCache* kv_cache) const {
   const Graph& g = model_->graph;
   check_bindings(g, inputs);
   std::vector<Tensor> slots(slot_names_.size());
@@ -148,7 +148,7 @@ TensorMap ReferenceEngine::run(const TensorMap& inputs, ThreadPool& pool,
       ins.push_back(&slots[s]);
     }
     std::vector<Tensor> outs(node_outputs_[i].size());
-    OpContext ctx(n, std::move(ins), &outs, pool);
+    OpContext ctx(n, std::move(ins), &outs, pool, kv_cache);
     try {
       kernels_[i]->run(ctx);
     } catch (const Error& e) {

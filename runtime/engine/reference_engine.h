@@ -29,8 +29,10 @@ class ReferenceEngine {
   // Called after each node with every output it produced (for calibration observers).
   using Observer = std::function<void(const Node& node, size_t output_index, const Tensor& value)>;
 
-  TensorMap run(const TensorMap& inputs, ThreadPool& pool,
-                const Observer* observer = nullptr) const;
+  // kv_cache: the decoding session's cache, for graphs prepared for cached decoding
+  // (engine/decode_graph.h); ops read and extend it. nullptr runs without one.
+  TensorMap run(const TensorMap& inputs, ThreadPool& pool, const Observer* observer = nullptr,
+                KvCache* kv_cache = nullptr) const;
 
   const Model& model() const { return *model_; }
   // Largest number of bytes held by intermediates at once in the last run() to finish (for memory

@@ -15,11 +15,14 @@
 
 namespace sq {
 
+class KvCache;  // ops/kv_cache.h
+
 class OpContext {
  public:
   OpContext(const Node& node, std::vector<const Tensor*> inputs, std::vector<Tensor>* outputs,
-            ThreadPool& pool)
-      : node_(node), inputs_(std::move(inputs)), outputs_(outputs), pool_(pool) {}
+            ThreadPool& pool, KvCache* kv_cache = nullptr)
+      : node_(node), inputs_(std::move(inputs)), outputs_(outputs), pool_(pool),
+        kv_cache_(kv_cache) {}
 
   const Node& node() const { return node_; }
   size_t num_inputs() const { return inputs_.size(); }
@@ -30,12 +33,16 @@ class OpContext {
   size_t num_outputs() const { return outputs_->size(); }
   void set_output(size_t i, Tensor t) { (*outputs_)[i] = std::move(t); }
   ThreadPool& pool() { return pool_; }
+  // The decoding session's key/value cache, or nullptr when the run keeps no cache (the only
+  // per-run state an op may mutate).
+  KvCache* kv_cache() const { return kv_cache_; }
 
  private:
   const Node& node_;
   std::vector<const Tensor*> inputs_;
   std::vector<Tensor>* outputs_;
   ThreadPool& pool_;
+  KvCache* kv_cache_;
 };
 
 class OpKernel {
