@@ -5,6 +5,8 @@
 #include <limits>
 
 #include "calib/progress.h"
+#include "runtime/engine/decode_graph.h"
+#include "runtime/engine/generation.h"
 #include "runtime/engine/int8_engine.h"
 #include "runtime/graph/onnx_io.h"
 #include "runtime/graph/sqm_format.h"
@@ -55,6 +57,28 @@ ModelRunner load_model_runner(const std::string& path, EngineKind kind, bool kin
   SQ_CHECK(!kind_given || kind == EngineKind::kInt8, path, ": a compiled .sqm model runs on the "
            "int8 engine only, not --engine ", engine_kind_name(kind));
   return ModelRunner(make_int8_engine_from_lowered(std::make_shared<Model>(load_sqm(path))));
+}
+
+ModelRunner load_decoder_runner(const std::string& path, EngineKind kind, bool kind_given) {
+  std::shared_ptr<Model> lowered;
+  if (is_sqm_file(path)) {
+    SQ_CHECK(!kind_given || kind == EngineKind::kInt8, path, ": a compiled .sqm model runs on the "
+             "int8 engine only, not --engine ", engine_kind_name(kind));
+    lowered = std::make_shared<Model>(load_sqm(path));
+  } else {
+    Model model = load_onnx(path);
+    if (kind != EngineKind::kInt8) return ModelRunner(std::make_shared<const Model>(std::move(model)), kind);
+    SQ_CHECK(has_quantizers(model), "--engine int8 needs a quantized (QDQ) model, but this model "
+             "has no QuantizeLinear or DequantizeLinear nodes: run `softquant quantize` first, or "
+             "use --engine fp32");
+    Int8LoweringReport report;
+    lowered = std::make_shared<Model>(lower_to_int8(model, &report));
+    std::fprintf(stderr, "%s\n", report.summary().c_str());
+  }
+  if (decode_cache_for(*lowered) == DecodeCache::kRecompute) {
+    lowered = std::make_shared<Model>(prepare_for_cached_decoding(*lowered));
+  }
+  return ModelRunner(make_int8_engine_from_lowered(std::move(lowered)));
 }
 
 static std::string logits_name(const Graph& g) {

@@ -32,6 +32,7 @@ class ModelRunner {
   }
   // The graph the engine executes (for int8: the lowered one).
   const Model& model() const { return engine_->model(); }
+  const ReferenceEngine& engine() const { return *engine_; }
 
  private:
   std::unique_ptr<ReferenceEngine> engine_;
@@ -41,6 +42,11 @@ class ModelRunner {
 // whatever its extension), whose graph is lowered already and runs on the int8 engine only:
 // asking for fp32 or sim explicitly (`kind_given`) is an error.
 ModelRunner load_model_runner(const std::string& path, EngineKind kind, bool kind_given);
+
+// Loads a causal decoder for `generate` and `bench --decode`, as load_model_runner does, except
+// that on the int8 engine a plain decoder (no past_key_values inputs) is prepared for cached
+// decoding (runtime/engine/decode_graph.h), so the runtime keeps its int8 KV cache.
+ModelRunner load_decoder_runner(const std::string& path, EngineKind kind, bool kind_given);
 
 bool has_quantizers(const Model& model);
 

@@ -4,10 +4,15 @@
 //   attrs   score_scale, p_bits, p_scale, p_zero_point, correction (none|head|length),
 //           p_mult, p_add (one entry per head, per length bucket, or one)
 //   output  [..., Lq, dv] float
+//           kv_cache_slot (optional, engine/decode_graph.h)
 // The mask is added in the layout mask_space_shape gives the scores (a Reshape of [..., Lq, Lk]
 // keeping the last two dimensions), or in the scores' own layout. Each (batch, head) matrix and
 // block of query rows runs kernels::attention_u8 on its own thread; a mask that hides every
 // key above the causal diagonal lets the kernel skip those keys.
+// Cached decoding: when the node has a kv_cache_slot and the run a KvCache, the step's K and V
+// rows are appended to the cache and the Lq query rows (the last Lq positions of the sequence)
+// attend over every cached key; the mask then covers the whole sequence ([..., L or 1, L]) and
+// its last Lq rows are used.
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -15,6 +20,7 @@
 
 #include "runtime/kernels/attention_u8.h"
 #include "runtime/ops/broadcast.h"
+#include "runtime/ops/kv_cache.h"
 #include "runtime/ops/op.h"
 #include "runtime/ops/shape_ops_util.h"
 
@@ -37,6 +43,58 @@ QuantInput quant_input(const Node& node, const OpContext& ctx, size_t i, const c
   return QuantInput{x.data<uint8_t>(), s.data<float>()[0], z.data<uint8_t>()[0]};
 }
 
+// Key rows [lk][d] and value rows [lk][dv] of each matrix, and where they live.
+struct KeyValueRows {
+  const uint8_t* k = nullptr;
+  const uint8_t* v = nullptr;
+  int64_t k_matrix_stride = 0, v_matrix_stride = 0, lk = 0;
+  std::vector<uint8_t> own_k;  // this step's keys transposed, when there is no cache
+};
+
+KeyValueRows own_rows(const QuantInput& k, const QuantInput& v, int64_t n_mat, int64_t d,
+                      int64_t lk, int64_t dv) {
+  KeyValueRows kv;
+  kv.own_k.resize(static_cast<size_t>(n_mat * lk * d));
+  for (int64_t m = 0; m < n_mat; ++m) {
+    const uint8_t* src = k.data + m * d * lk;
+    uint8_t* dst = kv.own_k.data() + m * lk * d;
+    for (int64_t c = 0; c < d; ++c)
+      for (int64_t j = 0; j < lk; ++j) dst[j * d + c] = src[c * lk + j];
+  }
+  kv.k = kv.own_k.data();
+  kv.v = v.data;
+  kv.k_matrix_stride = lk * d;
+  kv.v_matrix_stride = lk * dv;
+  kv.lk = lk;
+  return kv;
+}
+
+KeyValueRows append_to_cache(KvCache& cache, const Node& node, const QuantInput& k,
+                             const QuantInput& v, int64_t n_mat, int64_t d, int64_t lk,
+                             int64_t dv) {
+  const int slot = static_cast<int>(node.attr_int("kv_cache_slot", -1));
+  KvCache::Layer& l =
+      cache.layer(slot, n_mat, d, dv, k.scale, k.zero, v.scale, v.zero, node.describe());
+  const int64_t cap = cache.capacity(), past = l.length;
+  SQ_CHECK(past + lk <= cap, node.describe(), ": the KV cache holds ", cap, " tokens; ", past,
+           " cached + ", lk, " new do not fit");
+  for (int64_t m = 0; m < n_mat; ++m) {
+    const uint8_t* src = k.data + m * d * lk;
+    uint8_t* dst = l.k.get() + (m * cap + past) * d;
+    for (int64_t c = 0; c < d; ++c)
+      for (int64_t j = 0; j < lk; ++j) dst[j * d + c] = src[c * lk + j];
+    std::copy(v.data + m * lk * dv, v.data + (m + 1) * lk * dv, l.v.get() + (m * cap + past) * dv);
+  }
+  l.length = past + lk;
+  KeyValueRows kv;
+  kv.k = l.k.get();
+  kv.v = l.v.get();
+  kv.k_matrix_stride = cap * d;
+  kv.v_matrix_stride = cap * dv;
+  kv.lk = l.length;
+  return kv;
+}
+
 class AttentionU8Kernel : public OpKernel {
  public:
   explicit AttentionU8Kernel(const Node& node) {
@@ -54,6 +112,7 @@ class AttentionU8Kernel : public OpKernel {
     SQ_CHECK(!mult_.empty() && mult_.size() == add_.size() && (kind != "none" || mult_.size() == 1),
              node.describe(), ": p_mult and p_add must have the same, nonzero length");
     SQ_CHECK(p_bits_ >= 1 && p_bits_ <= 16, node.describe(), ": p_bits must be in [1, 16]");
+    cache_slot_ = static_cast<int>(node.attr_int("kv_cache_slot", -1));
   }
 
   void run(OpContext& ctx) const override {
@@ -72,15 +131,24 @@ class AttentionU8Kernel : public OpKernel {
     SQ_CHECK(Shape(ks.begin(), ks.end() - 2) == batch && Shape(vs.begin(), vs.end() - 2) == batch,
              node.describe(), ": Q ", shape_str(qs), ", Kᵀ ", shape_str(ks), " and V ",
              shape_str(vs), " must have the same batch dimensions");
-    const int64_t lq = qs[r - 2], d = qs[r - 1], lk = ks[r - 1], dv = vs[r - 1];
-    SQ_CHECK(ks[r - 2] == d && vs[r - 2] == lk, node.describe(), ": Q ", shape_str(qs), " x Kᵀ ",
-             shape_str(ks), " x V ", shape_str(vs), " do not chain");
+    const int64_t lq = qs[r - 2], d = qs[r - 1], lk_step = ks[r - 1], dv = vs[r - 1];
+    SQ_CHECK(ks[r - 2] == d && vs[r - 2] == lk_step, node.describe(), ": Q ", shape_str(qs),
+             " x Kᵀ ", shape_str(ks), " x V ", shape_str(vs), " do not chain");
     const int64_t n_mat = shape_numel(batch);
     Shape out_shape = batch;
     out_shape.push_back(lq);
     out_shape.push_back(dv);
     Tensor y(DType::kFloat32, out_shape);
     if (y.numel() == 0) return ctx.set_output(0, std::move(y));
+
+    // Keys as rows [lk][d] (from Kᵀ [d][lk]) and value rows [lk][dv], per matrix: this step's
+    // own, or the cache's after appending this step's.
+    KeyValueRows kv = cache_slot_ >= 0 && ctx.kv_cache()
+                          ? append_to_cache(*ctx.kv_cache(), node, k, v, n_mat, d, lk_step, dv)
+                          : own_rows(k, v, n_mat, d, lk_step, dv);
+    const int64_t lk = kv.lk;
+    SQ_CHECK(lk >= lq || lk == lk_step, node.describe(), ": ", lq, " query rows but ", lk,
+             " cached keys");
 
     // Mask offset of each (batch, head) matrix, with its row and column strides.
     const Tensor* mask = ctx.input(9);
@@ -90,30 +158,38 @@ class AttentionU8Kernel : public OpKernel {
       SQ_CHECK(mask->dtype() == DType::kFloat32, node.describe(), ": mask must be float32");
       Shape scores = batch;
       scores.push_back(lq);
-      scores.push_back(lk);
+      scores.push_back(lk_step);
       const Tensor* space = ctx.input(10);
-      const Shape layout =
+      Shape layout =
           space ? reshape_target(node, scores, read_int_list(node, *space, "mask layout"), false)
                 : scores;
-      SQ_CHECK(layout.size() >= 2 && layout[layout.size() - 2] == lq && layout.back() == lk,
+      SQ_CHECK(layout.size() >= 2 && layout[layout.size() - 2] == lq && layout.back() == lk_step,
                node.describe(), ": the mask's layout ", shape_str(layout),
-               " must end in the scores' [", lq, ", ", lk, "]");
-      const BroadcastPlan plan = make_broadcast_plan({mask->shape(), layout}, node.describe() + " (mask)");
+               " must end in the scores' [", lq, ", ", lk_step, "]");
+      layout.back() = lk;
+      // With a cache, a mask over the whole sequence: its last lq rows belong to this step.
+      Shape ms = mask->shape();
+      int64_t skip_rows = 0;
+      if (lk != lk_step && ms.size() >= 2 && ms[ms.size() - 2] > lq) {
+        skip_rows = ms[ms.size() - 2] - lq;
+        ms[ms.size() - 2] = lq;
+      }
+      const BroadcastPlan plan = make_broadcast_plan({ms, layout}, node.describe() + " (mask)");
       SQ_CHECK(plan.out_shape == layout, node.describe(), ": mask ", shape_str(mask->shape()),
                " does not broadcast to the scores ", shape_str(layout));
       // Strides of the mask against the layout (0 on broadcast dimensions).
-      const Shape& ms = mask->shape();
       std::vector<int64_t> stride(layout.size(), 0);
       int64_t s = 1;
       for (size_t i = 0; i < ms.size(); ++i) {
         const size_t li = layout.size() - 1 - i, mi = ms.size() - 1 - i;
-        stride[li] = ms[mi] == 1 ? 0 : s;
-        s *= ms[mi];
+        const int64_t full = mi == ms.size() - 2 ? ms[mi] + skip_rows : ms[mi];
+        stride[li] = full == 1 ? 0 : s;
+        s *= full;
       }
       mask_row_stride = stride[layout.size() - 2];
       mask_col_stride = stride.back();
       for (int64_t m = 0; m < n_mat; ++m) {
-        int64_t rest = m, off = 0;
+        int64_t rest = m, off = skip_rows * mask_row_stride;
         for (size_t i = layout.size() - 2; i-- > 0;) {
           off += (rest % layout[i]) * stride[i];
           rest /= layout[i];
@@ -140,15 +216,6 @@ class AttentionU8Kernel : public OpKernel {
       for (int64_t m = 0; m < n_mat; ++m) causal[static_cast<size_t>(m)] = is_causal(mask_offset[static_cast<size_t>(m)]);
     }
 
-    // K rows [lk][d] from Kᵀ [d][lk], per matrix.
-    std::vector<uint8_t> kt(static_cast<size_t>(n_mat * lk * d));
-    for (int64_t m = 0; m < n_mat; ++m) {
-      const uint8_t* src = k.data + m * d * lk;
-      uint8_t* dst = kt.data() + m * lk * d;
-      for (int64_t c = 0; c < d; ++c)
-        for (int64_t j = 0; j < lk; ++j) dst[j * d + c] = src[c * lk + j];
-    }
-
     // Tasks of many rows: the kernel prepares V once per call. Whole matrices when there are
     // enough of them, else each matrix split into a few row ranges (block-aligned).
     const kernels::Isa isa = kernels::default_isa();
@@ -171,9 +238,9 @@ class AttentionU8Kernel : public OpKernel {
         p.dv = dv;
         p.q = q.data + m * lq * d;
         p.q_stride = d;
-        p.k = kt.data() + m * lk * d;
+        p.k = kv.k + m * kv.k_matrix_stride;
         p.k_stride = d;
-        p.v = v.data + m * lk * dv;
+        p.v = kv.v + m * kv.v_matrix_stride;
         p.v_stride = dv;
         p.q_scale = q.scale;
         p.k_scale = k.scale;
@@ -209,6 +276,7 @@ class AttentionU8Kernel : public OpKernel {
   int p_bits_ = 8;
   int32_t p_zero_ = 0;
   bool per_head_ = false;
+  int cache_slot_ = -1;
   std::vector<float> mult_, add_;
 };
 

@@ -15,5 +15,6 @@ void add_compare_command(CLI::App& app);
 void add_sweep_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_compile_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
 
 }  // namespace sq::cli

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   sq::cli::add_sweep_command(app);
   sq::cli::add_bench_command(app);
   sq::cli::add_compile_command(app);
+  sq::cli::add_generate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
