@@ -152,6 +152,45 @@ TEST(Generation, PastKeyValuesGraphMatchesThePlainExportRecomputed) {
   EXPECT_EQ(a.cache_storage, "float32");
 }
 
+// The torch-exported tiny OPT (HF layout), quantized on its own test inputs.
+std::shared_ptr<const Model> quantized_torch_opt(const std::string& name) {
+  const std::string dir = test::data_dir() + "/torch/" + name;
+  auto m = load_folded(dir + "/model.onnx");
+  SampleSet data = SampleSet::load(parse_data_spec("inputs:" + dir + "/inputs"), m->graph, 0, 0);
+  return quantize_on(m, data);
+}
+
+TEST(Generation, TorchExportedPlainDecoderOnInt8GivesTheSimulationsTokens) {
+  auto q = quantized_torch_opt("opt_tiny_opset17");
+  ReferenceEngine sim(q);
+  auto int8 = cached_int8_engine(*q);
+  ThreadPool pool(2);
+  GenerationOptions opt;
+  opt.max_new = 16;
+  const std::vector<int64_t> prompt = {2, 31, 7, 99, 4, 18, 250, 3};
+  GenerationResult s = generate_greedy(sim, prompt, opt, pool);
+  GenerationResult i = generate_greedy(*int8, prompt, opt, pool);
+  EXPECT_EQ(i.cache_storage, "uint8");
+  EXPECT_EQ(s.tokens, i.tokens);
+}
+
+TEST(Generation, QuantizedPastKeyValuesGraphKeepsAUint8CacheAndTheSimulationsTokens) {
+  auto q = quantized_torch_opt("opt_tiny_kv_opset17");
+  ReferenceEngine sim(q);
+  auto int8 = make_int8_engine(*q);
+  ASSERT_EQ(decode_cache_for(int8->model()), DecodeCache::kGraph);
+  ThreadPool pool(2);
+  GenerationOptions opt;
+  opt.max_new = 16;
+  const std::vector<int64_t> prompt = {2, 31, 7, 99, 4, 18, 250, 3};
+  GenerationResult s = generate_greedy(sim, prompt, opt, pool);
+  GenerationResult i = generate_greedy(*int8, prompt, opt, pool);
+  std::printf("past_key_values cache: sim %s, int8 %s (%zu bytes)\n", s.cache_storage.c_str(),
+              i.cache_storage.c_str(), i.cache_bytes);
+  EXPECT_EQ(i.cache_storage, "uint8");
+  EXPECT_EQ(s.tokens, i.tokens);
+}
+
 TEST(Generation, FullCacheAndUnrecognizedGraphsAreRefusedWithAMessage) {
   auto q = quantized_bundled();
   auto cached = cached_int8_engine(*q);
