@@ -201,7 +201,7 @@ GenerationResult generate_greedy(const ReferenceEngine& engine, const std::vecto
     if (io.past_length) feeds[kPastLengthInput] = Tensor::from_vector<int64_t>({1}, {from});
     for (const GraphCacheEntry& e : io.cache) feeds[e.past] = past_input(e, capacity, past);
 
-    TensorMap out = engine.run(feeds, pool, nullptr, kv ? &*kv : nullptr);
+    TensorMap out = engine.run(feeds, pool, options.observer, kv ? &*kv : nullptr);
     const int64_t next = arg_max_last_row(out.at(io.logits), io.logits, total - from);
     for (GraphCacheEntry& e : io.cache) store_present(e, out.at(e.present), capacity, past, total);
     if (kv) {

@@ -41,6 +41,8 @@ struct GenerationOptions {
   int64_t eos_id = -1;  // stop after generating it (-1: never)
   // Called after each generated token (step 0 is the prefill).
   std::function<void(int64_t step, int64_t token)> on_token;
+  // Passed to every step's run (for counting the work of a step).
+  const ReferenceEngine::Observer* observer = nullptr;
 };
 
 // Throws sq::Error for a graph without input_ids, an unknown input, logits of the wrong shape,

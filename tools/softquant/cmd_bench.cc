@@ -5,6 +5,9 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
+#include <map>
+#include <memory>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -13,6 +16,7 @@
 #include "quantizer/evaluate.h"
 #include "runtime/core/json.h"
 #include "runtime/engine/binding.h"
+#include "runtime/engine/generation.h"
 #include "runtime/graph/onnx_io.h"
 #include "runtime/graph/sqm_format.h"
 #include "runtime/io/npy.h"
@@ -24,7 +28,7 @@ namespace {
 
 struct BenchArgs {
   std::string model, inputs, engine = "fp32";
-  int64_t seq = 128;
+  int64_t seq = 128, decode = 0;
   int repeat = 5, threads = 2;
   bool json = false, profile = false, engine_given = false;
 };
@@ -149,7 +153,119 @@ double peak_rss_mb() {
   return static_cast<double>(ru.ru_maxrss) / 1024.0;  // Linux: kilobytes
 }
 
+// Streaming read bandwidth of this machine with the pool's threads: the best of 3 passes over
+// 512 MiB (far beyond the caches), the baseline a decode step's weight traffic is compared with.
+double read_bandwidth_gbps(ThreadPool& pool) {
+  const size_t words = (size_t{512} << 20) / sizeof(uint64_t);
+  std::unique_ptr<uint64_t[]> buf(new uint64_t[words]);
+  pool.parallel_for(static_cast<int64_t>(words), 1 << 16, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) buf[static_cast<size_t>(i)] = static_cast<uint64_t>(i);
+  });
+  double best = 0;
+  volatile uint64_t sink = 0;
+  for (int pass = 0; pass < 3; ++pass) {
+    std::atomic<uint64_t> total{0};
+    const auto t0 = std::chrono::steady_clock::now();
+    pool.parallel_for(static_cast<int64_t>(words), 1 << 16, [&](int64_t b, int64_t e) {
+      uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      int64_t i = b;
+      for (; i + 4 <= e; i += 4) {
+        s0 += buf[static_cast<size_t>(i)];
+        s1 += buf[static_cast<size_t>(i + 1)];
+        s2 += buf[static_cast<size_t>(i + 2)];
+        s3 += buf[static_cast<size_t>(i + 3)];
+      }
+      for (; i < e; ++i) s0 += buf[static_cast<size_t>(i)];
+      total += s0 + s1 + s2 + s3;
+    });
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    sink = sink + total.load();
+    best = std::max(best, static_cast<double>(words * sizeof(uint64_t)) / s / 1e9);
+  }
+  return best;
+}
+
+// `--decode N`: prefill --seq generated tokens, then N greedy steps with the model's KV cache;
+// reports decode tokens/s (median over --repeat generations after a warm-up), the weight bytes
+// one decode step streams (int8 weights: 1 byte per multiply-add of a one-row product; float
+// weights: 4) and that traffic against the machine's read bandwidth measured in the same run.
+void bench_decode(const BenchArgs& a) {
+  ModelRunner runner = load_decoder_runner(a.model, parse_engine_kind(a.engine), a.engine_given);
+  const std::string engine_name = is_sqm_file(a.model) ? "int8" : a.engine;
+  const DecodeCache cache = decode_cache_for(runner.model());
+  std::mt19937 rng(0);
+  std::uniform_int_distribution<int64_t> id(0, 255);  // ids every vocabulary has
+  std::vector<int64_t> prompt(static_cast<size_t>(a.seq));
+  for (int64_t& t : prompt) t = id(rng);
+  ThreadPool pool(a.threads);
+
+  // Warm-up: two tokens; the second step (one new row) is observed to count weight bytes.
+  std::map<std::string, Shape> shapes;
+  double weight_bytes = 0;
+  bool counting = false;
+  ReferenceEngine::Observer observe = [&](const Node& n, size_t o, const Tensor& v) {
+    shapes[n.outputs[o]] = v.shape();
+    if (!counting || o != 0 || n.inputs.empty()) return;
+    auto in = shapes.find(n.inputs[0]);
+    if (in == shapes.end() || in->second.empty()) return;
+    const double k = static_cast<double>(in->second.back());
+    if (n.op_type == "MatMulU8S8ToFloat") weight_bytes += k * static_cast<double>(v.numel());
+    if ((n.op_type == "MatMul" || n.op_type == "Gemm") && n.inputs.size() > 1 &&
+        runner.model().graph.is_initializer(n.inputs[1]))
+      weight_bytes += 4 * k * static_cast<double>(v.numel());
+  };
+  GenerationOptions warm;
+  warm.max_new = 2;
+  warm.observer = &observe;
+  warm.on_token = [&](int64_t step, int64_t) { counting = step == 0; };
+  generate_greedy(runner.engine(), prompt, warm, pool);
+
+  GenerationOptions opt;
+  opt.max_new = a.decode + 1;  // the prefill makes the first token, then `decode` steps
+  std::vector<double> tps, prefill;
+  GenerationResult last;
+  for (int i = 0; i < a.repeat; ++i) {
+    last = generate_greedy(runner.engine(), prompt, opt, pool);
+    SQ_CHECK(last.generated == a.decode + 1, "generation stopped early");
+    tps.push_back(static_cast<double>(a.decode) * 1000.0 / last.decode_ms);
+    prefill.push_back(last.prefill_ms);
+  }
+  std::sort(tps.begin(), tps.end());
+  std::sort(prefill.begin(), prefill.end());
+  const double tokens_per_s = tps[tps.size() / 2], prefill_ms = prefill[prefill.size() / 2];
+  const double rss = peak_rss_mb();
+  const bool cached = cache != DecodeCache::kRecompute;
+  const double weight_gbps = cached ? weight_bytes * tokens_per_s / 1e9 : 0;
+  const double read_gbps = read_bandwidth_gbps(pool);
+  std::printf("%s on %s, %d thread(s), cache %s (%s, %.2f MB): prefill %lld tokens %.1f ms, "
+              "decode %lld tokens: %.1f tokens/s (median of %d; min %.1f, max %.1f), peak RSS "
+              "%.1f MB\n",
+              a.model.c_str(), engine_name.c_str(), a.threads, decode_cache_name(cache),
+              last.cache_storage.c_str(), last.cache_bytes / 1e6, static_cast<long long>(a.seq),
+              prefill_ms, static_cast<long long>(a.decode), tokens_per_s, a.repeat, tps.front(),
+              tps.back(), rss);
+  if (cached) {
+    std::printf("a decode step streams %.1f MB of weights: %.1f GB/s, %.0f%% of this machine's "
+                "read bandwidth (%.1f GB/s, %d thread(s), measured now)\n",
+                weight_bytes / 1e6, weight_gbps, 100 * weight_gbps / read_gbps, read_gbps, a.threads);
+  }
+  if (a.json) {
+    Json j = Json::object();
+    j.set("decode_tokens_per_s", tokens_per_s);
+    j.set("prefill_ms", prefill_ms);
+    j.set("weight_mb_per_token", weight_bytes / 1e6);
+    j.set("weight_gbps", weight_gbps);
+    j.set("read_gbps", read_gbps);
+    j.set("peak_rss_mb", rss);
+    j.set("engine", engine_name);
+    j.set("cache", std::string(decode_cache_name(cache)));
+    j.set("threads", static_cast<int64_t>(a.threads));
+    std::cout << j.dump() << "\n";
+  }
+}
+
 void bench_command(const BenchArgs& a) {
+  if (a.decode > 0) return bench_decode(a);
   // The runner keeps what it executes (for int8, the lowered graph with packed weights), so the
   // loaded model is not held twice.
   ModelRunner runner = load_model_runner(a.model, parse_engine_kind(a.engine), a.engine_given);
@@ -203,7 +319,14 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--seq", a->seq, "Tokens per pass for token models (input_ids, attention_mask)")
       ->default_val(128)
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-  cmd->add_option("--inputs", a->inputs, "Folder of <input_name>.npy to run instead of generated inputs");
+  CLI::Option* decode = cmd->add_option("--decode", a->decode,
+                  "Instead of one pass: prefill --seq tokens, then N greedy decode steps with the "
+                  "KV cache; reports decode tokens/s and the weight traffic against the machine's "
+                  "read bandwidth")
+      ->default_val(0)
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  cmd->add_option("--inputs", a->inputs, "Folder of <input_name>.npy to run instead of generated inputs")
+      ->excludes(decode);
   cmd->add_option("--repeat", a->repeat, "Timed runs after one warm-up run (the median is reported)")
       ->default_val(5)
       ->check(CLI::Range(1, 100000));
