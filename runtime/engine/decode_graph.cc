@@ -26,9 +26,9 @@ const Node* token_gather(const Graph& g, const std::string& ids) {
     std::vector<std::string> next;
     for (const Node& n : g.nodes) {
       for (const std::string& name : frontier) {
-        const bool gather = (is_default(n, "Gather") ||
-                             (n.domain == kInt8Domain && n.op_type == "GatherDequantize")) &&
-                            n.input(1) == name;
+        const bool gather =
+            (is_default(n, "Gather") && n.input(1) == name) ||
+            (n.domain == kInt8Domain && n.op_type == "GatherDequantize" && n.input(0) == name);
         if (gather) return &n;
         const bool view = (is_default(n, "Cast") || is_default(n, "Reshape") ||
                            is_default(n, "Unsqueeze") || is_default(n, "Squeeze")) &&
@@ -44,6 +44,13 @@ const Node* token_gather(const Graph& g, const std::string& ids) {
 }  // namespace
 
 bool is_prepared_for_cached_decoding(const Model& model) {
+  for (const Node& n : model.graph.nodes)
+    if (n.domain == kInt8Domain && n.op_type == "AttentionU8" && n.has_attr("kv_cache_slot"))
+      return true;
+  return false;
+}
+
+bool has_past_length_input(const Model& model) {
   for (const ValueInfo& vi : model.graph.inputs)
     if (vi.name == kPastLengthInput) return true;
   return false;
@@ -72,9 +79,21 @@ Model prepare_for_cached_decoding(const Model& lowered, DecodeGraphInfo* info) {
            "no attention was fused into AttentionU8 (the attention pattern was not recognized; "
            "`softquant run --engine int8` lists the nodes left in float)");
 
+  if (info) info->attention_layers = slots;
+  // A step fed with only its new tokens has a longer attention_mask than input_ids: they may no
+  // longer share a symbolic sequence dimension.
+  const ValueInfo* ids_info = nullptr;
+  for (const ValueInfo& vi : g.inputs)
+    if (vi.name == "input_ids") ids_info = &vi;
+  for (ValueInfo& vi : g.inputs) {
+    if (vi.name != "attention_mask" || vi.dims.size() != 2 || ids_info->dims.size() != 2) continue;
+    const Dim& seq = ids_info->dims[1];
+    if (!vi.dims[1].param.empty() && vi.dims[1].param == seq.param)
+      vi.dims[1].param += "_with_past";
+  }
   const GraphIndex index(g);
   const Node* gather = token_gather(g, "input_ids");
-  SQ_CHECK(gather != nullptr, what, "no embedding lookup (Gather) reads input_ids");
+  if (!gather) return m;  // only the new-tokens feed is possible
   // Follow the embedding through single-reader elementwise ops (adding position embeddings,
   // scaling) to the hidden state that enters the first layer.
   std::string hidden = gather->outputs[0];
@@ -84,7 +103,7 @@ Model prepare_for_cached_decoding(const Model& lowered, DecodeGraphInfo* info) {
     hidden = r->outputs[0];
   }
   for (const ValueInfo& o : g.outputs)
-    SQ_CHECK(o.name != hidden, what, "the embedding '", hidden, "' is a graph output");
+    if (o.name == hidden) return m;
 
   // Slice(hidden, starts = past, ends = max, axes = [1]) right after hidden's producer.
   const std::string sliced = hidden + "/softquant_new_rows";
@@ -112,10 +131,7 @@ Model prepare_for_cached_decoding(const Model& lowered, DecodeGraphInfo* info) {
         g.nodes[i].outputs.end())
       at = i + 1;
   g.nodes.insert(g.nodes.begin() + static_cast<std::ptrdiff_t>(at), std::move(slice));
-  if (info) {
-    info->hidden = hidden;
-    info->attention_layers = slots;
-  }
+  if (info) info->hidden = hidden;
   return m;
 }
 

@@ -1,6 +1,7 @@
 #include "runtime/engine/generation.h"
 
 #include <chrono>
+#include <cmath>
 #include <optional>
 
 #include "runtime/engine/decode_graph.h"
@@ -165,6 +166,78 @@ DecodeCache decode_cache_for(const Model& model) {
   return is_prepared_for_cached_decoding(model) ? DecodeCache::kRuntime : DecodeCache::kRecompute;
 }
 
+namespace {
+
+// How a step is fed to a graph with a runtime cache (engine/decode_graph.h).
+enum class Feed { kNewTokens, kWholeSequence };
+
+// One step over tokens [0, total): feeds what the cache kind needs and runs.
+TensorMap run_step(const ReferenceEngine& engine, const DecoderIo& io, DecodeCache kind, Feed feed,
+                   const std::vector<int64_t>& tokens, int64_t past, int64_t capacity,
+                   KvCache* kv, ThreadPool& pool, const ReferenceEngine::Observer* observer) {
+  const int64_t total = static_cast<int64_t>(tokens.size());
+  const bool whole = kind == DecodeCache::kRecompute ||
+                     (kind == DecodeCache::kRuntime && feed == Feed::kWholeSequence);
+  const int64_t feed_from = whole ? 0 : past;
+  TensorMap feeds;
+  feeds[io.ids] = row_of_ids(tokens, static_cast<size_t>(feed_from));
+  if (!io.mask.empty()) {
+    Tensor ones(DType::kInt64, {1, total});
+    for (int64_t i = 0; i < total; ++i) ones.data<int64_t>()[i] = 1;
+    feeds[io.mask] = std::move(ones);
+  }
+  if (!io.positions.empty()) feeds[io.positions] = positions(feed_from, total);
+  if (io.past_length) {
+    feeds[kPastLengthInput] =
+        Tensor::from_vector<int64_t>({1}, {feed == Feed::kWholeSequence ? past : 0});
+  }
+  for (const GraphCacheEntry& e : io.cache) feeds[e.past] = past_input(e, capacity, past);
+  return engine.run(feeds, pool, observer, kv);
+}
+
+// Which feed makes the cached graph reproduce the uncached one: a 3-token probe run whole
+// without a cache, against 2 tokens then 1 with a cache; the last row's logits must agree
+// (relative 1e-4). Throws if neither does: the attention pattern was not recognized.
+Feed choose_feed(const ReferenceEngine& engine, const DecoderIo& io, ThreadPool& pool) {
+  const std::vector<int64_t> probe = {0, 1, 2};
+  const Tensor ref = run_step(engine, io, DecodeCache::kRuntime, Feed::kNewTokens, probe, 0, 3,
+                              nullptr, pool, nullptr)
+                         .at(io.logits);
+  SQ_CHECK(ref.rank() == 3 && ref.dim(1) == 3, "generation: output '", io.logits, "' has shape ",
+           shape_str(ref.shape()), " for 3 tokens, expected [1, 3, vocab]");
+  const int64_t vocab = ref.dim(2);
+  std::string why;
+  std::vector<Feed> feeds = {Feed::kNewTokens};
+  if (io.past_length) feeds.push_back(Feed::kWholeSequence);
+  for (Feed feed : feeds) {
+    const char* name = feed == Feed::kNewTokens ? "new tokens" : "whole sequence";
+    try {
+      KvCache kv(3);
+      run_step(engine, io, DecodeCache::kRuntime, feed, {0, 1}, 0, 3, &kv, pool, nullptr);
+      const Tensor got = run_step(engine, io, DecodeCache::kRuntime, feed, probe, 2, 3, &kv, pool,
+                                  nullptr)
+                             .at(io.logits);
+      SQ_CHECK(got.shape() == Shape({1, 1, vocab}), "logits ", shape_str(got.shape()),
+               " for one new token");
+      double max_ref = 0, max_diff = 0;
+      for (int64_t v = 0; v < vocab; ++v) {
+        const double r = ref.data<float>()[2 * vocab + v], g = got.data<float>()[v];
+        max_ref = std::max(max_ref, std::abs(r));
+        max_diff = std::max(max_diff, std::abs(r - g));
+      }
+      SQ_CHECK(max_diff <= 1e-4 * max_ref, "logits differ from the uncached run by up to ",
+               max_diff, " (largest ", max_ref, ")");
+      return feed;
+    } catch (const Error& e) {
+      why += std::string(why.empty() ? "" : "; ") + name + ": " + e.what();
+    }
+  }
+  throw make_error("cached decoding does not reproduce the uncached graph on a 3-token probe (",
+                   why, "): the attention pattern was not recognized");
+}
+
+}  // namespace
+
 GenerationResult generate_greedy(const ReferenceEngine& engine, const std::vector<int64_t>& prompt,
                                  const GenerationOptions& options, ThreadPool& pool) {
   SQ_CHECK(!prompt.empty(), "generation: the prompt is empty");
@@ -182,6 +255,7 @@ GenerationResult generate_greedy(const ReferenceEngine& engine, const std::vecto
   std::optional<KvCache> kv;
   if (kind == DecodeCache::kRuntime) kv.emplace(capacity);
 
+  const Feed feed = kind == DecodeCache::kRuntime ? choose_feed(engine, io, pool) : Feed::kNewTokens;
   GenerationResult r;
   r.tokens = prompt;
   int64_t past = 0;  // tokens whose keys and values are cached
@@ -189,19 +263,8 @@ GenerationResult generate_greedy(const ReferenceEngine& engine, const std::vecto
     const auto t0 = Clock::now();
     const int64_t total = static_cast<int64_t>(r.tokens.size());
     const int64_t from = kind == DecodeCache::kRecompute ? 0 : past;
-    const int64_t feed_from = kind == DecodeCache::kGraph ? past : 0;
-    TensorMap feeds;
-    feeds[io.ids] = row_of_ids(r.tokens, static_cast<size_t>(feed_from));
-    if (!io.mask.empty()) {
-      Tensor ones(DType::kInt64, {1, total});
-      for (int64_t i = 0; i < total; ++i) ones.data<int64_t>()[i] = 1;
-      feeds[io.mask] = std::move(ones);
-    }
-    if (!io.positions.empty()) feeds[io.positions] = positions(feed_from, total);
-    if (io.past_length) feeds[kPastLengthInput] = Tensor::from_vector<int64_t>({1}, {from});
-    for (const GraphCacheEntry& e : io.cache) feeds[e.past] = past_input(e, capacity, past);
-
-    TensorMap out = engine.run(feeds, pool, options.observer, kv ? &*kv : nullptr);
+    TensorMap out = run_step(engine, io, kind, feed, r.tokens, past, capacity, kv ? &*kv : nullptr,
+                             pool, options.observer);
     const int64_t next = arg_max_last_row(out.at(io.logits), io.logits, total - from);
     for (GraphCacheEntry& e : io.cache) store_present(e, out.at(e.present), capacity, past, total);
     if (kv) {
