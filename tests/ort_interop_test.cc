@@ -11,6 +11,7 @@
 #include "models/opt_builder.h"
 #include "quantizer/evaluate.h"
 #include "quantizer/quantize.h"
+#include "runtime/engine/generation.h"
 #include "runtime/graph/onnx_io.h"
 #include "runtime/io/npy.h"
 #include "tests/test_models.h"
@@ -164,6 +165,45 @@ TEST(OrtInterop, OptTinyQdqMatchesSimulation) {
     Diff f = diff(fp.run(feeds, pool).at("logits"), run_ort(fp_path, feeds, m->graph).at("logits"));
     EXPECT_LE(f.max_rel, 1e-4);
   }
+}
+
+// Greedy decoding through past_key_values: ONNX Runtime (tools/interop/decode_ort.js) and our
+// generation give the same tokens on the FP32 opt-tiny graph with Optimum-style cache I/O.
+TEST(OrtInterop, PastKeyValuesDecodingGivesOnnxRuntimesTokens) {
+  REQUIRE_ORT();
+  OptConfig cfg = opt_config("opt-tiny");
+  auto weights = make_synthetic_weights(11);
+  OptBuildOptions o;
+  o.kv_cache = true;
+  auto m = std::make_shared<const Model>(build_opt(cfg, o, *weights));
+  const std::string path = test::temp_dir() + "/opt_tiny_kv.onnx";
+  save_onnx(*m, path);
+  const std::string dir = test::temp_dir();
+  const std::string cmd = "node " + interop_dir() + "/decode_ort.js " + path + " --heads " +
+                          std::to_string(cfg.num_heads) + " --head-dim " +
+                          std::to_string(cfg.head_dim()) +
+                          " --prompt-len 12 --decode 20 --repeat 1 >" + dir + "/decode.json 2>" +
+                          dir + "/decode.err";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << test::read_bytes(dir + "/decode.err");
+  // "tokens":[...] on the last line: prompt then generated ids.
+  const std::string json = test::read_bytes(dir + "/decode.json");
+  const size_t at = json.find("\"tokens\":[");
+  ASSERT_NE(at, std::string::npos) << json;
+  std::vector<int64_t> ort_tokens;
+  for (size_t i = at + 10; i < json.size() && json[i] != ']';) {
+    size_t end = 0;
+    ort_tokens.push_back(std::stoll(json.substr(i), &end));
+    i += end;
+    if (json[i] == ',') ++i;
+  }
+  ASSERT_EQ(ort_tokens.size(), 12u + 21u);
+  ReferenceEngine fp(m);
+  ThreadPool pool(2);
+  GenerationOptions opt;
+  opt.max_new = 21;  // decode_ort's prefill makes one token, then 20 steps
+  GenerationResult ours = generate_greedy(
+      fp, std::vector<int64_t>(ort_tokens.begin(), ort_tokens.begin() + 12), opt, pool);
+  EXPECT_EQ(ours.tokens, ort_tokens);
 }
 
 }  // namespace

@@ -39,6 +39,7 @@ struct SdArgs {
 };
 
 struct OptInputArgs {
+  std::string kv_config;  // non-empty: also write empty past_key_values for this config
   int64_t seq = 0;
   int64_t batch = 1;
   int64_t vocab = 50272;
@@ -194,8 +195,18 @@ void add_inputs_commands(CLI::App* inputs) {
       ->check(CLI::PositiveNumber);
   add_seed_option(o, opt->seed, "Seed of the token ids");
   add_output_option(o, opt->output_dir, "Output folder (created if missing)");
+  o->add_option("--kv-cache", opt->kv_config,
+                "Also write empty past_key_values.N.{key,value} [batch, heads, 0, head_dim] for "
+                "a graph built with --kv-cache from this config (a first step: prefill)");
   o->callback([opt] {
-    write_inputs(opt_inputs(opt->batch, opt->seq, opt->vocab, opt->seed), opt->output_dir);
+    TensorMap t = opt_inputs(opt->batch, opt->seq, opt->vocab, opt->seed);
+    if (!opt->kv_config.empty()) {
+      const OptConfig c = opt_config(opt->kv_config);
+      for (int64_t l = 0; l < c.num_layers; ++l)
+        for (bool key : {true, false})
+          t[opt_past_name(l, key)] = Tensor(DType::kFloat32, {opt->batch, c.num_heads, 0, c.head_dim()});
+    }
+    write_inputs(t, opt->output_dir);
   });
 
   auto sd = std::make_shared<SdArgs>();
