@@ -413,6 +413,33 @@ TEST(AttentionU8, IsasBitExactOnCausalRowsAndRowRanges) {
   }
 }
 
+// Long rows where most 8-bit probabilities round to 0 (SD self-attention: thousands of keys):
+// the optimized P·V runs over the nonzero weight pairs only, and must still match the reference
+// bit for bit, with and without padding and with a nonzero probability zero point. The double
+// derivation confirms the rows really are sparse.
+TEST(AttentionU8, IsasBitExactOnLongSparseRows) {
+  uint32_t n = 2000;
+  for (int64_t lk : {1500, 3001}) {
+    for (float score_scale : {0.02f, 0.3f}) {  // diffuse, then peaky scores
+      for (auto mask : {Config::Mask::kNone, Config::Mask::kPaddingRow, Config::Mask::kFull}) {
+        for (int32_t p_zero : {0, 3}) {
+          Config c;
+          c.lq = 9, c.lk = lk, c.d = 40, c.dv = 40, c.seed = ++n, c.mask = mask;
+          c.score_scale = score_scale, c.p_zero = p_zero, c.correction_rows = 12;
+          auto pr = make_problem(c);
+          expect_isas_match_reference(*pr, describe(c));
+          if (HasFatalFailure()) return;
+          const Naive nv = naive(*pr);
+          int64_t zero = 0;
+          for (int32_t q : nv.qp) zero += q == p_zero || q < 0;
+          // >= 90% zero keys: at most 20% of the key pairs are nonzero, so the sparse P·V runs.
+          EXPECT_GT(zero, static_cast<int64_t>(nv.qp.size()) * 9 / 10) << describe(c);
+        }
+      }
+    }
+  }
+}
+
 TEST(AttentionU8, RowWithAllKeysMaskedIsZeroAndOneKeyRowIsExact) {
   Config c;
   c.lq = 3, c.lk = 20, c.d = 8, c.dv = 8, c.mask = Config::Mask::kFull;

@@ -17,6 +17,9 @@
 //      weights qp - p_zero (exactly 0 on masked keys).
 //   3. Integer P·V with vpmaddwd over key pairs; the sum of V over the valid keys is a running
 //      prefix sum when every key below the limit is valid, or the same P·V with 0/1 weights.
+//      Key pairs whose two quantized weights are both 0 add nothing, so when fewer than half
+//      the pairs of a row are nonzero (long rows: most probabilities round to 0 at 8 bits), the
+//      P·V runs over the list of nonzero pairs only — the same integer sums, exactly.
 //   4. Epilogue v_scale * fma(p_mult, acc, p_add * vsum).
 #pragma once
 
@@ -53,6 +56,7 @@ struct Scratch {
   int32_t* acc;     // [dv8]
   int32_t* qp;      // [2][kAttentionMaxFastD / 2][8] int16 pairs
   int32_t* kw;      // [kKeyTile][kAttentionMaxFastD / 2] int16 pairs
+  int32_t* nz;      // [lk8 / 2] indices of a row's nonzero weight pairs
   int64_t lk8, dv8;
 };
 
@@ -67,9 +71,10 @@ size_t scratch_bytes(int64_t lk, int64_t dv, Scratch* s, char* base) {
       attention_align64(dv8 * sizeof(int32_t)),
       attention_align64(2 * (kAttentionMaxFastD / 2) * 8 * sizeof(int32_t)),
       attention_align64(kKeyTile * (kAttentionMaxFastD / 2) * sizeof(int32_t)),
+      attention_align64((lk8 / 2) * sizeof(int32_t)),
   };
-  size_t off[8], total = 0;
-  for (int i = 0; i < 8; ++i) {
+  size_t off[9], total = 0;
+  for (int i = 0; i < 9; ++i) {
     off[i] = total;
     total += parts[i];
   }
@@ -82,6 +87,7 @@ size_t scratch_bytes(int64_t lk, int64_t dv, Scratch* s, char* base) {
     s->acc = reinterpret_cast<int32_t*>(base + off[5]);
     s->qp = reinterpret_cast<int32_t*>(base + off[6]);
     s->kw = reinterpret_cast<int32_t*>(base + off[7]);
+    s->nz = reinterpret_cast<int32_t*>(base + off[8]);
     s->lk8 = lk8;
     s->dv8 = dv8;
   }
@@ -266,15 +272,20 @@ inline float hmax8(__m256 v) {
   return _mm_cvtss_f32(_mm_max_ss(b, _mm_shuffle_ps(b, b, 1)));
 }
 
-inline void store_pairs(int32_t* dst, __m256i v) {
+// Stores 8 int32 values (each fitting int16) as 4 int16 pairs; returns the 4-bit mask of pairs
+// that are not both zero.
+inline int store_pairs(int32_t* dst, __m256i v) {
   const __m128i packed = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), packed);
+  return ~_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(packed, _mm_setzero_si128()))) & 0xF;
 }
 
 // Softmax and quantization of one row's scores over [0, lim8): writes int16 weights
-// qp - p_zero into w and, unless every key below lim is valid, 0/1 validity into ind. Returns
-// the number of valid keys.
-int64_t row_softmax(const AttentionParams& p, float* sc, int64_t lim, int32_t* w, int32_t* ind) {
+// qp - p_zero into w, the indices of the nonzero weight pairs into nz (their count into *nnz)
+// and, unless every key below lim is valid, 0/1 validity into ind. Returns the number of valid
+// keys.
+int64_t row_softmax(const AttentionParams& p, float* sc, int64_t lim, int32_t* w, int32_t* ind,
+                    int32_t* nz, int64_t* nnz) {
   const int64_t lim8 = round_up(lim, 8);
   __m256 mv = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
   for (int64_t j = 0; j < lim8; j += 8) mv = _mm256_max_ps(mv, _mm256_load_ps(sc + j));
@@ -298,30 +309,35 @@ int64_t row_softmax(const AttentionParams& p, float* sc, int64_t lim, int32_t* w
   const __m256i pz = _mm256_set1_epi32(p.p_zero);
   const __m256i qmax = _mm256_set1_epi32((1 << p.p_bits) - 1), zero = _mm256_setzero_si256();
   if (n_valid == lim) ind = nullptr;  // the caller uses the prefix sum of V instead
+  int64_t n_nz = 0;
   for (int64_t j = 0; j < lim8; j += 8) {
     const __m256 e = _mm256_load_ps(sc + j);
     const __m256 x = _mm256_min_ps(_mm256_div_ps(_mm256_div_ps(e, sum), ps), big);
     __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(x), pz);
     q = _mm256_min_epi32(_mm256_max_epi32(q, zero), qmax);
-    store_pairs(w + j / 2, _mm256_sub_epi32(q, pz));
+    for (int bits = store_pairs(w + j / 2, _mm256_sub_epi32(q, pz)); bits != 0; bits &= bits - 1)
+      nz[n_nz++] = static_cast<int32_t>(j / 2 + __builtin_ctz(static_cast<unsigned>(bits)));
     if (ind != nullptr) {
       // e is -0 exactly on masked keys: validity = 1 - sign bit.
       const __m256i sign = _mm256_srli_epi32(_mm256_castps_si256(e), 31);
       store_pairs(ind + j / 2, _mm256_sub_epi32(_mm256_set1_epi32(1), sign));
     }
   }
+  *nnz = n_nz;
   return n_valid;
 }
 
-// out[c] = sum_{jp < npairs} w[jp].lo * vp[jp][c][0] + w[jp].hi * vp[jp][c][1], c < dv8.
-template <int NC>
-inline void pv_block(const int32_t* w, int64_t npairs, const int16_t* vp, int64_t dv8, int64_t c0,
-                     int32_t* out) {
+// out[c] = sum over pairs jp of w[jp].lo * vp[jp][c][0] + w[jp].hi * vp[jp][c][1], c < dv8: the
+// pairs jp < n, or (kSparse) the pairs nz[0..n).
+template <int NC, bool kSparse>
+inline void pv_block(const int32_t* w, const int32_t* nz, int64_t n, const int16_t* vp,
+                     int64_t dv8, int64_t c0, int32_t* out) {
   __m256i a[NC];
   for (int c = 0; c < NC; ++c) a[c] = _mm256_setzero_si256();
-  const int16_t* v = vp + c0 * 2;
-  for (int64_t jp = 0; jp < npairs; ++jp, v += dv8 * 2) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t jp = kSparse ? nz[i] : i;
     const __m256i wv = _mm256_set1_epi32(w[jp]);
+    const int16_t* v = vp + jp * dv8 * 2 + c0 * 2;
     for (int c = 0; c < NC; ++c) {
       const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + 16 * c));
       a[c] = SQ_ATTN_DOT_ACC(a[c], wv, x);
@@ -332,7 +348,9 @@ inline void pv_block(const int32_t* w, int64_t npairs, const int16_t* vp, int64_
   }
 }
 
-void weighted_sum(const int32_t* w, int64_t npairs, const int16_t* vp, int64_t dv8, int32_t* out) {
+template <bool kSparse>
+void weighted_sum(const int32_t* w, const int32_t* nz, int64_t n, const int16_t* vp, int64_t dv8,
+                  int32_t* out) {
   // Column blocks of at most 8 chunks of 8, as even as possible (dv 40: one block of 5).
   const int64_t chunks = dv8 / 8, blocks = (chunks + 7) / 8;
   int64_t c0 = 0;
@@ -340,28 +358,28 @@ void weighted_sum(const int32_t* w, int64_t npairs, const int16_t* vp, int64_t d
     const int64_t nc = (chunks - c0 / 8) / (blocks - b);
     switch (nc) {
       case 8:
-        pv_block<8>(w, npairs, vp, dv8, c0, out);
+        pv_block<8, kSparse>(w, nz, n, vp, dv8, c0, out);
         break;
       case 7:
-        pv_block<7>(w, npairs, vp, dv8, c0, out);
+        pv_block<7, kSparse>(w, nz, n, vp, dv8, c0, out);
         break;
       case 6:
-        pv_block<6>(w, npairs, vp, dv8, c0, out);
+        pv_block<6, kSparse>(w, nz, n, vp, dv8, c0, out);
         break;
       case 5:
-        pv_block<5>(w, npairs, vp, dv8, c0, out);
+        pv_block<5, kSparse>(w, nz, n, vp, dv8, c0, out);
         break;
       case 4:
-        pv_block<4>(w, npairs, vp, dv8, c0, out);
+        pv_block<4, kSparse>(w, nz, n, vp, dv8, c0, out);
         break;
       case 3:
-        pv_block<3>(w, npairs, vp, dv8, c0, out);
+        pv_block<3, kSparse>(w, nz, n, vp, dv8, c0, out);
         break;
       case 2:
-        pv_block<2>(w, npairs, vp, dv8, c0, out);
+        pv_block<2, kSparse>(w, nz, n, vp, dv8, c0, out);
         break;
       default:
-        pv_block<1>(w, npairs, vp, dv8, c0, out);
+        pv_block<1, kSparse>(w, nz, n, vp, dv8, c0, out);
         break;
     }
     c0 += 8 * nc;
@@ -423,20 +441,26 @@ void SQ_ATTN_ENTRY(const AttentionParams& p, int64_t row_begin, int64_t row_end,
       float* o = p.o + i * p.o_stride;
       const int64_t lim = attention_key_limit(p, i);
       int32_t* w = s.w + r * w_stride;
-      const int64_t n_valid = lim == 0 ? 0 : row_softmax(p, s.scores + r * s.lk8, lim, w, ind);
+      int64_t nnz = 0;
+      const int64_t n_valid =
+          lim == 0 ? 0 : row_softmax(p, s.scores + r * s.lk8, lim, w, ind, s.nz, &nnz);
       if (n_valid == 0) {
         for (int64_t c = 0; c < p.dv; ++c) o[c] = 0.0f;
         continue;
       }
       const int64_t npairs = (lim + 1) / 2;
-      weighted_sum(w, npairs, s.vp, s.dv8, s.acc);
+      if (2 * nnz < npairs) {
+        weighted_sum<true>(w, s.nz, nnz, s.vp, s.dv8, s.acc);
+      } else {
+        weighted_sum<false>(w, nullptr, npairs, s.vp, s.dv8, s.acc);
+      }
       const int32_t* vsum;
       if (n_valid == lim) {
         advance_prefix(p, prefix_lim, lim, s.prefix);
         prefix_lim = lim;
         vsum = s.prefix;
       } else {
-        weighted_sum(ind, npairs, s.vp, s.dv8, s.vsum);
+        weighted_sum<false>(ind, nullptr, npairs, s.vp, s.dv8, s.vsum);
         vsum = s.vsum;
       }
       epilogue(p, s.acc, vsum, n_valid, o);
