@@ -4,7 +4,8 @@
 # W8A8 with an 8-bit softmax, without and with bias correction (QDQ ONNX + AIMET-style encodings
 # in out/demo/); evaluates the perplexity of the FP32 and both quantized models (QDQ simulation,
 # and the corrected model on the int8 engine too);
-# runs a sweep over softmax bits x correction x form; and prints where the report is.
+# compiles the corrected model to .sqm and generates text from it on the int8 engine with its
+# int8 KV cache; runs a sweep over softmax bits x correction x form; and prints where the report is.
 # About 4 minutes on 2 idle cores (the evaluation is capped at SOFTQUANT_DEMO_WINDOWS windows).
 #
 # Environment overrides (defaults in brackets):
@@ -48,15 +49,15 @@ SQ="$BUILD_DIR/tools/softquant"
 mkdir -p "$OUT"
 
 common=(--context "$CONTEXT" --threads "$THREADS")
-step "1/5 quantize: W8A8, 8-bit softmax on the 1/256 grid, no correction"
+step "1/6 quantize: W8A8, 8-bit softmax on the 1/256 grid, no correction"
 "$SQ" quantize "$MODEL" --calib "tokens:$CALIB" --calib-samples "$CALIB_WINDOWS" "${common[@]}" \
   -o "$OUT/w8a8.onnx" --encodings "$OUT/w8a8.encodings.json"
 
-step "2/5 quantize: the same with softmax bias correction per valid-length bucket (offset form)"
+step "2/6 quantize: the same with softmax bias correction per valid-length bucket (offset form)"
 "$SQ" quantize "$MODEL" --calib "tokens:$CALIB" --calib-samples "$CALIB_WINDOWS" "${common[@]}" \
   --softmax-bc length -o "$OUT/w8a8_bc-length.onnx" --encodings "$OUT/w8a8_bc-length.encodings.json"
 
-step "3/5 perplexity on $WINDOWS held-out window(s) of $CONTEXT tokens"
+step "3/6 perplexity on $WINDOWS held-out window(s) of $CONTEXT tokens"
 eval_one() {  # label, model, engine
   local line
   line=$("$SQ" eval "$2" --tokens "$EVAL" --max-windows "$WINDOWS" --engine "$3" "${common[@]}" | tail -n 1)
@@ -67,12 +68,17 @@ eval_one "W8A8, 8-bit softmax:" "$OUT/w8a8.onnx" sim
 eval_one "W8A8, 8-bit softmax + correction:" "$OUT/w8a8_bc-length.onnx" sim
 eval_one "the same on the int8 engine:" "$OUT/w8a8_bc-length.onnx" int8
 
-step "4/5 sweep: softmax bits 4,6,8,16 x correction none,tensor,head,length x form offset,scale"
+step "4/6 compile the corrected model to .sqm and generate from it (int8 engine, int8 KV cache)"
+"$SQ" compile "$OUT/w8a8_bc-length.onnx" -o "$OUT/w8a8_bc-length.sqm"
+"$SQ" generate "$OUT/w8a8_bc-length.sqm" --prompt "A module is a file containing Python" \
+  --tokenizer bytes --max-new 64 --threads "$THREADS" -o "$OUT/generated.npy" 2>/dev/null
+
+step "5/6 sweep: softmax bits 4,6,8,16 x correction none,tensor,head,length x form offset,scale"
 "$SQ" sweep "$MODEL" --calib "tokens:$CALIB" --calib-samples "$CALIB_WINDOWS" --tokens "$EVAL" \
   --max-windows "$WINDOWS" "${common[@]}" --softmax-bits 4,6,8,16 \
   --softmax-bc none,tensor,head,length --softmax-bc-form offset,scale --engine sim --out "$OUT/sweep"
 
-step "5/5 done"
+step "6/6 done"
 echo "quantized models and encodings: $OUT/"
 echo "sweep report: $OUT/sweep/report.html (tables: report.md; numbers: results.json)"
 echo "demo finished in $(( $(date +%s) - start )) s"
