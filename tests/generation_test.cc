@@ -160,35 +160,30 @@ std::shared_ptr<const Model> quantized_torch_opt(const std::string& name) {
   return quantize_on(m, data);
 }
 
-TEST(Generation, TorchExportedPlainDecoderOnInt8GivesTheSimulationsTokens) {
-  auto q = quantized_torch_opt("opt_tiny_opset17");
-  ReferenceEngine sim(q);
-  auto int8 = cached_int8_engine(*q);
+// Greedy tokens of the simulation and of an int8 engine on the same prompt must agree; the int8
+// cache must be uint8.
+void expect_simulation_tokens(const std::shared_ptr<const Model>& qdq, const ReferenceEngine& int8) {
+  ReferenceEngine sim(qdq);
   ThreadPool pool(2);
   GenerationOptions opt;
   opt.max_new = 16;
   const std::vector<int64_t> prompt = {2, 31, 7, 99, 4, 18, 250, 3};
   GenerationResult s = generate_greedy(sim, prompt, opt, pool);
-  GenerationResult i = generate_greedy(*int8, prompt, opt, pool);
+  GenerationResult i = generate_greedy(int8, prompt, opt, pool);
   EXPECT_EQ(i.cache_storage, "uint8");
   EXPECT_EQ(s.tokens, i.tokens);
 }
 
+TEST(Generation, TorchExportedPlainDecoderOnInt8GivesTheSimulationsTokens) {
+  auto q = quantized_torch_opt("opt_tiny_opset17");
+  expect_simulation_tokens(q, *cached_int8_engine(*q));
+}
+
 TEST(Generation, QuantizedPastKeyValuesGraphKeepsAUint8CacheAndTheSimulationsTokens) {
   auto q = quantized_torch_opt("opt_tiny_kv_opset17");
-  ReferenceEngine sim(q);
   auto int8 = make_int8_engine(*q);
   ASSERT_EQ(decode_cache_for(int8->model()), DecodeCache::kGraph);
-  ThreadPool pool(2);
-  GenerationOptions opt;
-  opt.max_new = 16;
-  const std::vector<int64_t> prompt = {2, 31, 7, 99, 4, 18, 250, 3};
-  GenerationResult s = generate_greedy(sim, prompt, opt, pool);
-  GenerationResult i = generate_greedy(*int8, prompt, opt, pool);
-  std::printf("past_key_values cache: sim %s, int8 %s (%zu bytes)\n", s.cache_storage.c_str(),
-              i.cache_storage.c_str(), i.cache_bytes);
-  EXPECT_EQ(i.cache_storage, "uint8");
-  EXPECT_EQ(s.tokens, i.tokens);
+  expect_simulation_tokens(q, *int8);
 }
 
 TEST(Generation, FullCacheAndUnrecognizedGraphsAreRefusedWithAMessage) {
