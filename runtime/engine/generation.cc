@@ -78,6 +78,10 @@ DecoderIo decoder_io(const Model& model) {
         e.zero = qp->second;
       }
       io.cache.push_back(std::move(e));
+    } else if (n == "use_cache_branch") {
+      throw make_error("generation: input 'use_cache_branch' marks Optimum's merged decoder (two "
+                       "graphs behind an If), which is not supported: use its "
+                       "decoder_with_past_model.onnx, or a model.onnx exported without merging");
     } else {
       throw make_error("generation: the decoder has an input '", n,
                        "' that is none of input_ids, attention_mask, position_ids, "
