@@ -10,6 +10,7 @@
 #include "runtime/core/error.h"
 #include "runtime/engine/graph_index.h"
 #include "runtime/engine/int8_attention_fusion.h"
+#include "runtime/engine/int8_lookup_lowering.h"
 #include "runtime/ops/op.h"
 
 namespace sq {
@@ -263,8 +264,8 @@ void fuse_bias_adds(Graph& g) {
 std::string Int8LoweringReport::summary() const {
   std::ostringstream os;
   os << "int8 engine: " << lowered_matmuls << " weight product(s), " << fused_attention
-     << " attention(s) and " << lowered_act_matmuls << " other activation product(s) on integer "
-     << "kernels";
+     << " attention(s), " << lowered_act_matmuls << " other activation product(s) and "
+     << lookups << " elementwise lookup table(s) on integer kernels";
   if (float_nodes.empty()) return os.str();
   os << "; " << float_nodes.size() << " node(s) read dequantized values in FP32: ";
   const size_t shown = std::min<size_t>(float_nodes.size(), 8);
@@ -288,6 +289,7 @@ Model lower_to_int8(const Model& qdq_model, Int8LoweringReport* report) {
     }
   }
   fuse_int8_attention(g, m.opset());
+  r.lookups = lower_elementwise_to_lookup(g, m.opset());
   {
     GraphIndex idx(g);
     for (Node& n : g.nodes) {

@@ -10,7 +10,9 @@
 //      per-output-channel weight become MatMulU8S8ToFloat (weights packed once);
 //   4. MatMul of two uint8 per-tensor activations (Q·Kᵀ, P·V) becomes BatchMatMulU8U8ToFloat;
 //   5. Gather from an int8 table behind DequantizeLinear (an embedding tied to the LM head)
-//      becomes GatherDequantize, so the table is never dequantized whole.
+//      becomes GatherDequantize, so the table is never dequantized whole;
+//   6. elementwise subgraphs between uint8 DequantizeLinear and QuantizeLinear (Sigmoid, Gelu,
+//      Add of two quantized tensors, ...) become lookup tables (engine/int8_lookup_lowering.h).
 // Everything else runs as written (FP32 reference ops); the report lists the nodes that still
 // compute in float on dequantized inputs, so a user sees what was not lowered.
 #pragma once
@@ -27,6 +29,7 @@ struct Int8LoweringReport {
   int lowered_matmuls = 0;        // weight x activation products on integer kernels
   int fused_attention = 0;        // Q·Kᵀ -> softmax -> quantized P -> P·V as one integer op
   int lowered_act_matmuls = 0;    // other activation x activation products on integer kernels
+  int lookups = 0;                // uint8 -> uint8 elementwise subgraphs as lookup tables
   int sunk_dequantize = 0;        // DequantizeLinear nodes moved below pass-through ops
   std::vector<std::string> float_nodes;  // nodes reading dequantized values, still in float
   // One line: what was lowered, and the float nodes (op type counts and the first few names).

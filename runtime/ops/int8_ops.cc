@@ -246,6 +246,7 @@ class GatherDequantizeKernel : public OpKernel {
 
 void register_int8_ops(OpRegistry& r) {
   register_int8_attention_op(r);
+  register_int8_lookup_op(r);
   r.add("GatherDequantize",
         [](const Node& node, int64_t) { return std::make_unique<GatherDequantizeKernel>(node); },
         kInt8Domain);
