@@ -44,7 +44,7 @@ static std::unique_ptr<ReferenceEngine> make_engine(std::shared_ptr<const Model>
            "--engine fp32");
   if (kind != EngineKind::kInt8) return std::make_unique<ReferenceEngine>(std::move(model));
   Int8LoweringReport report;
-  auto engine = make_int8_engine(*model, &report);
+  auto engine = make_int8_engine(std::move(model), &report);  // frees the QDQ copy early
   std::fprintf(stderr, "%s\n", report.summary().c_str());
   return engine;
 }
