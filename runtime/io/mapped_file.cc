@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -36,6 +37,15 @@ MappedFile map_file(const std::string& path) {
   m.owner = std::shared_ptr<void>(p, [size](void* q) { ::munmap(q, size); });
   m.data = static_cast<const uint8_t*>(p);
   return m;
+}
+
+void release_pages(const MappedFile& f, size_t offset, size_t length) {
+  if (!f.data || offset >= f.size) return;
+  const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t end = offset + std::min(length, f.size - offset);
+  const size_t first = (offset + page - 1) / page * page, last = end / page * page;
+  if (last <= first) return;
+  ::madvise(const_cast<uint8_t*>(f.data) + first, last - first, MADV_DONTNEED);
 }
 
 }  // namespace sq

@@ -20,4 +20,10 @@ struct MappedFile {
 // opened, is not a regular file, or cannot be mapped. An empty file gives size 0, data nullptr.
 MappedFile map_file(const std::string& path);
 
+// Drops the whole pages inside [offset, offset + length) from this process's resident set
+// (madvise MADV_DONTNEED): they are read from the file again when next touched, so a loader that
+// has checksummed a file keeps resident only what the model then uses. Only for pages never
+// written to (a private mapping would lose the writes). Best effort: errors are ignored.
+void release_pages(const MappedFile& f, size_t offset, size_t length);
+
 }  // namespace sq
