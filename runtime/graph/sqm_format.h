@@ -40,11 +40,12 @@
 // slower). Version 2 is the first whose nodes may hold packed weights, so a version-1 runtime
 // refuses these files instead of failing on a node it does not understand; version-1 files
 // (weights as unpacked int8 attributes, packed at load) still load. A version above 2 is refused
-// with a message to recompile the model.
+// with a message to recompile the model. Tensors that share one buffer are stored once: an
+// embedding tied to the LM head is the head's packed weight, which GatherDequantize reads by
+// column (see ops/int8_ops.cc).
 //
 // The checksum pass reads the whole file; the pages it touched are released right after, so a
-// mapped model's resident set grows only with what running it reads (a tied embedding table's
-// gathered rows, not the whole table).
+// mapped model's resident set grows only with the pages running it reads.
 //
 // Loading validates everything before use: size, magic, version, flags, checksum, then every
 // count, string length, offset, alignment, dtype code and shape against the bytes actually
