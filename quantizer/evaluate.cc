@@ -73,6 +73,8 @@ ModelRunner load_decoder_runner(const std::string& path, EngineKind kind, bool k
              "use --engine fp32");
     Int8LoweringReport report;
     lowered = std::make_shared<Model>(lower_to_int8(model, &report));
+    model = Model();  // the lowered graph shares the weights it still needs
+    prepack_int8_weights(*lowered, kernels::default_isa());  // unpacked copies freed one by one
     std::fprintf(stderr, "%s\n", report.summary().c_str());
   }
   if (decode_cache_for(*lowered) == DecodeCache::kRecompute) {
