@@ -46,9 +46,19 @@ PrepackStats prepack_int8_weights(Model& lowered, kernels::Isa isa) {
       tables[n.attr_tensor("weight").raw()].push_back(&n);
     }
   }
+  // Weights that are also a gather table first: the table is freed as soon as its packed copy
+  // exists, before the other weights' packed copies add to the heap.
+  std::vector<Node*> order;
+  for (int shared = 1; shared >= 0; --shared) {
+    for (Node& n : lowered.graph.nodes) {
+      if (n.domain != kInt8Domain || n.op_type != "MatMulU8S8ToFloat") continue;
+      const bool is_table = n.has_attr("weight") && tables.count(n.attr_tensor("weight").raw());
+      if (is_table == (shared == 1)) order.push_back(&n);
+    }
+  }
   PrepackStats st;
-  for (Node& n : lowered.graph.nodes) {
-    if (n.domain != kInt8Domain || n.op_type != "MatMulU8S8ToFloat") continue;
+  for (Node* node : order) {
+    Node& n = *node;
     const Tensor* w = n.has_attr("weight") ? &n.attr_tensor("weight") : nullptr;
     const bool transposed = w && n.attr_int("weight_transposed", 0) != 0;
     const void* buffer = w ? w->raw() : nullptr;
