@@ -4,6 +4,7 @@
 // forged files are refused with one clear line, never a crash; `softquant compile/run/bench`
 // accept .sqm; a plain C program linking only libsoftquant_rt reproduces the C++ outputs.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include "runtime/engine/int8_engine.h"
 #include "runtime/graph/onnx_io.h"
 #include "runtime/graph/sqm_format.h"
+#include "runtime/io/mapped_file.h"
 #include "runtime/io/npy.h"
 #include "runtime/ops/int8_packed_weight.h"
 #include "tests/test_util.h"
@@ -173,6 +175,39 @@ TEST(Sqm, PackedForAnotherIsaIsRepackedAtLoadWithIdenticalOutputs) {
     EXPECT_EQ(weights_packed_at_prepare() - before, gemms) << "each weight repacked once";
     expect_bit_identical(want, engine->run(c.feeds, pool));
   }
+}
+
+// release_mapped_pages drops resident pages only inside live map_file mappings: the data reads
+// back the same (from the file), resident memory falls, and other memory is never touched.
+TEST(Sqm, MappedPagesAreReleasedOnlyInsideMappings) {
+  const std::string path = test::temp_dir() + "/pages.bin";
+  std::string bytes(16 << 20, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 131 % 251);
+  test::write_bytes(path, bytes);
+  auto resident_mb = [] {
+    long pages = 0, res = 0;
+    std::ifstream("/proc/self/statm") >> pages >> res;
+    return static_cast<double>(res) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
+  };
+  uintptr_t stale = 0;
+  {
+    MappedFile f = map_file(path);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < f.size; i += 512) sum += f.data[i];
+    const double before = resident_mb();
+    const size_t released = release_mapped_pages(f.data + 100, f.size - 200);
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    EXPECT_EQ(released, f.size - 2 * page) << "every whole page inside the range";
+    EXPECT_LT(resident_mb(), before - 8) << "sum " << sum;
+    EXPECT_EQ(std::memcmp(f.data, bytes.data(), bytes.size()), 0) << "reads back from the file";
+    EXPECT_EQ(release_mapped_pages(f.data + f.size - 10, 20), 0u) << "runs past the mapping";
+    stale = reinterpret_cast<uintptr_t>(f.data);
+  }
+  EXPECT_EQ(release_mapped_pages(reinterpret_cast<const void*>(stale), 1 << 20), 0u)
+      << "no longer mapped";
+  std::vector<char> anon(bytes.begin(), bytes.end());
+  EXPECT_EQ(release_mapped_pages(anon.data(), anon.size()), 0u);
+  EXPECT_EQ(std::memcmp(anon.data(), bytes.data(), bytes.size()), 0);
 }
 
 // Version-1 files (weights stored unpacked, as written before prepacking existed) still load and

@@ -26,4 +26,9 @@ MappedFile map_file(const std::string& path);
 // written to (a private mapping would lose the writes). Best effort: errors are ignored.
 void release_pages(const MappedFile& f, size_t offset, size_t length);
 
+// The same for any memory: releases the whole pages of [p, p + n) if they lie inside a mapping
+// made by map_file that is still mapped, and leaves anything else alone. For file data read once
+// and not needed again (a weight repacked at load for another ISA). Returns the bytes released.
+size_t release_mapped_pages(const void* p, size_t n);
+
 }  // namespace sq

@@ -4,6 +4,8 @@
 #include <cstring>
 #include <utility>
 
+#include "runtime/io/mapped_file.h"
+
 namespace sq {
 namespace {
 
@@ -128,7 +130,11 @@ PackedMatrixS8 packed_weight_of(const Node& node) {
     const PackedAttrs p = read_packed(node);
     if (p.isa == isa) return view_of(p);
     g_packed_at_prepare.fetch_add(1, std::memory_order_relaxed);
-    return kernels::repack_b_s8(view_of(p), isa);
+    PackedMatrixS8 repacked = kernels::repack_b_s8(view_of(p), isa);
+    // Stored bytes in a mapped .sqm are not read again (a tied table re-reads its few rows from
+    // the file): let their pages go instead of holding both layouts.
+    release_mapped_pages(p.data->raw(), p.data->nbytes());
+    return repacked;
   }
   const UnpackedWeight w = read_unpacked(node);
   g_packed_at_prepare.fetch_add(1, std::memory_order_relaxed);
