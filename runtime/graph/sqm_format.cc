@@ -423,7 +423,8 @@ Model load_sqm_impl(std::shared_ptr<void> owner, const uint8_t* data, size_t siz
     throw bad(size < file_size ? "truncated" : "corrupted", " .sqm file (", size,
               " bytes, the header says ", file_size, ")");
   }
-  const uint64_t stored = get_u64(data + kChecksumOffset), actual = checksum_and_release(data, size);
+  const uint64_t stored = get_u64(data + kChecksumOffset);
+  const uint64_t actual = checksum_and_release(data, size);
   if (stored != actual) {
     throw bad("corrupted .sqm file (checksum mismatch: stored 0x", std::hex, stored,
               ", computed 0x", actual, ")");

@@ -65,7 +65,9 @@ using gemm_detail::GemmLayout;
 
 namespace {
 
-int64_t padded_k(const GemmLayout& l, int64_t k) { return (k + l.k_align - 1) / l.k_align * l.k_align; }
+int64_t padded_k(const GemmLayout& l, int64_t k) {
+  return (k + l.k_align - 1) / l.k_align * l.k_align;
+}
 
 // Offset of B[kk][j] in a matrix packed with layout l (see gemm_u8s8_impl.h).
 int64_t packed_offset(const GemmLayout& l, int64_t k_pad, int64_t kk, int64_t j) {

@@ -4,7 +4,8 @@
 //   MatMulU8S8ToFloat(a_u8, a_scale, a_zero_point[, bias]) with attributes
 //       weight (int8 tensor, [K, N], or [N, K] when weight_transposed = 1) or the same weight
 //       prepacked (packed_weight, packed_col_sums, packed_isa, packed_k, packed_n: see
-//       ops/int8_packed_weight.h), weight_scale ([N] or [1]) and layout ("rows": A is [..., K]; "nchw": a 1x1 Conv over [B, K, H, W])
+//       ops/int8_packed_weight.h), weight_scale ([N] or [1]) and layout ("rows": A is
+//       [..., K]; "nchw": a 1x1 Conv over [B, K, H, W])
 //     = DequantizeLinear(a) x DequantizeLinear(weight) (+ bias), in float.
 //   BatchMatMulU8U8ToFloat(a_u8, a_scale, a_zero, b_u8, b_scale, b_zero)
 //     = MatMul(DequantizeLinear(a), DequantizeLinear(b)), numpy batch broadcasting.
