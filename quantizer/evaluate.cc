@@ -44,7 +44,7 @@ static std::unique_ptr<ReferenceEngine> make_engine(std::shared_ptr<const Model>
            "--engine fp32");
   if (kind != EngineKind::kInt8) return std::make_unique<ReferenceEngine>(std::move(model));
   Int8LoweringReport report;
-  auto engine = make_int8_engine(*model, &report);
+  auto engine = make_int8_engine(std::move(model), &report);  // frees the QDQ copy early
   std::fprintf(stderr, "%s\n", report.summary().c_str());
   return engine;
 }
@@ -73,6 +73,8 @@ ModelRunner load_decoder_runner(const std::string& path, EngineKind kind, bool k
              "use --engine fp32");
     Int8LoweringReport report;
     lowered = std::make_shared<Model>(lower_to_int8(model, &report));
+    model = Model();  // the lowered graph shares the weights it still needs
+    prepack_int8_weights(*lowered, kernels::default_isa());  // unpacked copies freed one by one
     std::fprintf(stderr, "%s\n", report.summary().c_str());
   }
   if (decode_cache_for(*lowered) == DecodeCache::kRecompute) {

@@ -294,6 +294,52 @@ INSTANTIATE_TEST_SUITE_P(AllIsas, GemmU8S8,
                            return std::string(isa_name(info.param));
                          });
 
+// Packed for any ISA and repacked for any ISA (compiled into this binary or not: a model packed
+// for a board is repacked on a workstation and back): the same bytes and column sums as packing
+// the original for the target, on a shape with k and n tails in every layout; every column reads
+// back as B's; and a view over packed bytes runs like the matrix it views.
+TEST(GemmU8S8Repack, EveryPairOfIsasAndViews) {
+  const Isa all[] = {Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni, Isa::kNeon, Isa::kNeonDot};
+  const int64_t k = 37, n = 45, m = 5;
+  std::vector<int8_t> b(static_cast<size_t>(k * n));
+  for (size_t x = 0; x < b.size(); ++x) b[x] = static_cast<int8_t>(x * 53 % 256 - 128);
+  for (Isa from_isa : all) {
+    const PackedMatrixS8 from = pack_b_s8(b.data(), k, n, n, 1, from_isa);
+    EXPECT_EQ(from.data_bytes, packed_b_bytes(k, n, from_isa));
+    std::vector<int8_t> col(static_cast<size_t>(k));
+    for (int64_t j = 0; j < n; ++j) {
+      packed_b_column(from, j, col.data());
+      for (int64_t kk = 0; kk < k; ++kk) {
+        ASSERT_EQ(col[static_cast<size_t>(kk)], b[static_cast<size_t>(kk * n + j)])
+            << isa_name(from_isa) << " column " << j << " row " << kk;
+      }
+    }
+    for (Isa to : all) {
+      SCOPED_TRACE(std::string(isa_name(from_isa)) + " to " + isa_name(to));
+      const PackedMatrixS8 want = pack_b_s8(b.data(), k, n, n, 1, to);
+      const PackedMatrixS8 got = repack_b_s8(from, to);
+      EXPECT_EQ(got.isa, to);
+      ASSERT_EQ(got.data_bytes, want.data_bytes);
+      EXPECT_EQ(std::memcmp(got.data.get(), want.data.get(), static_cast<size_t>(got.data_bytes)),
+                0);
+      ASSERT_EQ(got.col_sums.size(), want.col_sums.size());
+      EXPECT_TRUE(std::equal(got.col_sums.begin(), got.col_sums.end(), want.col_sums.begin()));
+    }
+    if (!is_available(from_isa)) continue;
+    const PackedMatrixS8 view =
+        packed_b_s8_view(from_isa, k, n, from.data.get(), from.col_sums.data(), from.data);
+    EXPECT_EQ(view.data.get(), from.data.get()) << "a view copies nothing";
+    std::vector<uint8_t> a(static_cast<size_t>(m * k));
+    for (size_t x = 0; x < a.size(); ++x) a[x] = static_cast<uint8_t>(x * 29 % 256);
+    GemmU8S8Epilogue e;
+    e.a_zero = 131;
+    std::vector<float> c1(static_cast<size_t>(m * n)), c2(c1.size());
+    gemm_u8s8_f32(a.data(), m, k, from, 0, n, e, c1.data(), n);
+    gemm_u8s8_f32(a.data(), m, k, view, 0, n, e, c2.data(), n);
+    EXPECT_EQ(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)), 0) << isa_name(from_isa);
+  }
+}
+
 TEST(GemmU8S8Dispatch, ColumnBlocksAndAvailableIsas) {
   ASSERT_FALSE(available_isas().empty());
   EXPECT_EQ(available_isas().front(), Isa::kScalar);

@@ -4,11 +4,14 @@
 // forged files are refused with one clear line, never a crash; `softquant compile/run/bench`
 // accept .sqm; a plain C program linking only libsoftquant_rt reproduces the C++ outputs.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <thread>
 
 #include "calib/dataset.h"
@@ -17,7 +20,9 @@
 #include "runtime/engine/int8_engine.h"
 #include "runtime/graph/onnx_io.h"
 #include "runtime/graph/sqm_format.h"
+#include "runtime/io/mapped_file.h"
 #include "runtime/io/npy.h"
+#include "runtime/ops/int8_packed_weight.h"
 #include "tests/test_util.h"
 
 namespace sq {
@@ -62,10 +67,27 @@ const Case& get_case(const std::string& which) {
   return it->second;
 }
 
-std::string compile_to(const Model& qdq, const std::string& name) {
+// What `softquant compile` writes: weights prepacked for `isa` (default: the running one), or
+// left unpacked (nullopt).
+std::string compile_to(const Model& qdq, const std::string& name,
+                       std::optional<kernels::Isa> isa = kernels::default_isa()) {
   const std::string path = test::temp_dir() + "/" + name;
-  save_sqm(lower_to_int8(qdq), path);
+  Model lowered = lower_to_int8(qdq);
+  if (isa) prepack_int8_weights(lowered, *isa);
+  save_sqm(lowered, path);
   return path;
+}
+
+int count_gemms(const Model& m) {
+  int n = 0;
+  for (const Node& node : m.graph.nodes) n += node.op_type == "MatMulU8S8ToFloat";
+  return n;
+}
+
+// Re-checksums an edited image, so only the parser's own checks can refuse it.
+void reseal(std::string& b) {
+  const uint64_t h = sqm_checksum(reinterpret_cast<const uint8_t*>(b.data()), b.size());
+  std::memcpy(b.data() + 24, &h, 8);
 }
 
 void expect_bit_identical(const TensorMap& a, const TensorMap& b) {
@@ -82,8 +104,14 @@ void check_sqm_matches_onnx(const std::string& which) {
   const Case& c = get_case(which);
   const std::string path = compile_to(*c.qdq, which + ".sqm");
   EXPECT_TRUE(is_sqm_file(path));
+  const int64_t packs_before = weights_packed_at_prepare();
   auto from_onnx = make_int8_engine(*c.qdq);
-  auto from_sqm = make_int8_engine_from_lowered(std::make_shared<Model>(load_sqm(path)));
+  auto lowered = std::make_shared<Model>(load_sqm(path));
+  const int gemms = count_gemms(*lowered);
+  EXPECT_GT(gemms, 0);
+  auto from_sqm = make_int8_engine_from_lowered(lowered);
+  EXPECT_EQ(weights_packed_at_prepare(), packs_before)
+      << "weights prepacked for the running ISA are used as stored, not packed again";
   ThreadPool pool(2);
   TensorMap a = from_onnx->run(c.feeds, pool), b = from_sqm->run(c.feeds, pool);
   expect_bit_identical(a, b);
@@ -102,6 +130,140 @@ void check_sqm_matches_onnx(const std::string& which) {
 
 TEST(Sqm, TrainedOptFromSqmIsBitIdenticalToQdqOnnx) { check_sqm_matches_onnx("opt"); }
 TEST(Sqm, TorchSdBlockFromSqmIsBitIdenticalToQdqOnnx) { check_sqm_matches_onnx("sd"); }
+
+// Prepacked for the running ISA: every GEMM's packed weight is used from the mapped file itself.
+TEST(Sqm, PrepackedWeightsAreUsedInPlaceFromTheMapping) {
+  const std::string path = compile_to(*get_case("sd").qdq, "inplace.sqm");
+  const size_t file_size = std::filesystem::file_size(path);
+  Model m = load_sqm(path);
+  int packed = 0;
+  for (const Node& n : m.graph.nodes) {
+    if (n.op_type != "MatMulU8S8ToFloat") continue;
+    ASSERT_TRUE(n.has_attr("packed_weight")) << n.describe();
+    EXPECT_FALSE(n.has_attr("weight")) << n.describe();
+    EXPECT_EQ(n.attr_string("packed_isa", ""), kernels::isa_name(kernels::default_isa()));
+    const Tensor& w = n.attr_tensor("packed_weight");
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(w.raw()) % 64, 0u);
+    const kernels::PackedMatrixS8 p = packed_weight_of(n);
+    EXPECT_EQ(static_cast<const void*>(p.data.get()), w.raw()) << n.describe() << ": copied";
+    EXPECT_EQ(static_cast<const void*>(p.col_sums.data()),
+              n.attr_tensor("packed_col_sums").raw());
+    EXPECT_EQ(p.data_bytes, w.numel());
+    ++packed;
+  }
+  EXPECT_EQ(packed, count_gemms(m));
+  EXPECT_GT(packed, 0);
+  EXPECT_GT(file_size, 0u);
+}
+
+// Packed for another ISA (every one, compiled into this binary or not, e.g. neondot for a board):
+// each weight is repacked from the stored layout at load, with bit-identical outputs.
+TEST(Sqm, PackedForAnotherIsaIsRepackedAtLoadWithIdenticalOutputs) {
+  const Case& c = get_case("opt");
+  ThreadPool pool(2);
+  const TensorMap want = make_int8_engine(*c.qdq)->run(c.feeds, pool);
+  for (kernels::Isa isa : {kernels::Isa::kScalar, kernels::Isa::kAvx2,
+                           kernels::Isa::kAvx512Vnni, kernels::Isa::kNeon,
+                           kernels::Isa::kNeonDot}) {
+    if (isa == kernels::default_isa()) continue;
+    SCOPED_TRACE(std::string("packed for ") + kernels::isa_name(isa));
+    const std::string path = compile_to(*c.qdq, "cross.sqm", isa);
+    auto lowered = std::make_shared<Model>(load_sqm(path));
+    const int gemms = count_gemms(*lowered);
+    const int64_t before = weights_packed_at_prepare();
+    auto engine = make_int8_engine_from_lowered(lowered);
+    EXPECT_EQ(weights_packed_at_prepare() - before, gemms) << "each weight repacked once";
+    expect_bit_identical(want, engine->run(c.feeds, pool));
+  }
+}
+
+// release_mapped_pages drops resident pages only inside live map_file mappings: the data reads
+// back the same (from the file), resident memory falls, and other memory is never touched.
+TEST(Sqm, MappedPagesAreReleasedOnlyInsideMappings) {
+  const std::string path = test::temp_dir() + "/pages.bin";
+  std::string bytes(16 << 20, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 131 % 251);
+  test::write_bytes(path, bytes);
+  auto resident_mb = [] {
+    long pages = 0, res = 0;
+    std::ifstream("/proc/self/statm") >> pages >> res;
+    return static_cast<double>(res) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
+  };
+  uintptr_t stale = 0;
+  {
+    MappedFile f = map_file(path);
+    uint64_t sum = 0;
+    for (size_t i = 0; i < f.size; i += 512) sum += f.data[i];
+    const double before = resident_mb();
+    const size_t released = release_mapped_pages(f.data + 100, f.size - 200);
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    EXPECT_EQ(released, f.size - 2 * page) << "every whole page inside the range";
+    EXPECT_LT(resident_mb(), before - 8) << "sum " << sum;
+    EXPECT_EQ(std::memcmp(f.data, bytes.data(), bytes.size()), 0) << "reads back from the file";
+    EXPECT_EQ(release_mapped_pages(f.data + f.size - 10, 20), 0u) << "runs past the mapping";
+    stale = reinterpret_cast<uintptr_t>(f.data);
+  }
+  EXPECT_EQ(release_mapped_pages(reinterpret_cast<const void*>(stale), 1 << 20), 0u)
+      << "no longer mapped";
+  std::vector<char> anon(bytes.begin(), bytes.end());
+  EXPECT_EQ(release_mapped_pages(anon.data(), anon.size()), 0u);
+  EXPECT_EQ(std::memcmp(anon.data(), bytes.data(), bytes.size()), 0);
+}
+
+// Version-1 files (weights stored unpacked, as written before prepacking existed) still load and
+// give the same bits; their weights are packed at load.
+TEST(Sqm, Version1FilesWithUnpackedWeightsStillLoad) {
+  const Case& c = get_case("sd");
+  std::string b = test::read_bytes(compile_to(*c.qdq, "v1.sqm", std::nullopt));
+  ASSERT_EQ(b[8], static_cast<char>(kSqmVersion));
+  b[8] = 1;
+  reseal(b);
+  auto mem = std::make_shared<std::string>(b);
+  Model m = load_sqm_from_memory(mem, reinterpret_cast<const uint8_t*>(mem->data()), mem->size(),
+                                 "v1.sqm");
+  auto lowered = std::make_shared<Model>(std::move(m));
+  const int gemms = count_gemms(*lowered);
+  const int64_t before = weights_packed_at_prepare();
+  auto engine = make_int8_engine_from_lowered(lowered);
+  EXPECT_EQ(weights_packed_at_prepare() - before, gemms);
+  ThreadPool pool(2);
+  expect_bit_identical(make_int8_engine(*c.qdq)->run(c.feeds, pool), engine->run(c.feeds, pool));
+}
+
+// Packed-weight attributes that contradict each other (checksum forged to match) are refused by
+// the engine with one line naming the node, never used.
+TEST(Sqm, InconsistentPackedWeightsAreRefused) {
+  const Case& c = get_case("sd");
+  Model lowered = lower_to_int8(*c.qdq);
+  prepack_int8_weights(lowered, kernels::default_isa());
+  Node* mm = nullptr;
+  for (Node& n : lowered.graph.nodes) {
+    if (n.op_type == "MatMulU8S8ToFloat") mm = &n;
+  }
+  ASSERT_NE(mm, nullptr);
+  auto refused = [&](const std::function<void(Node&)>& spoil, const std::string& needle) {
+    auto m = std::make_shared<Model>(lowered);
+    for (Node& n : m->graph.nodes) {
+      if (n.name == mm->name) spoil(n);
+    }
+    try {
+      make_int8_engine_from_lowered(m);
+      ADD_FAILURE() << needle << ": accepted";
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+      EXPECT_NE(msg.find(mm->name), std::string::npos) << msg;
+      EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    }
+  };
+  refused([](Node& n) { n.attrs["packed_isa"] = Attribute::of_string("mmx"); }, "unknown packed_isa");
+  refused([](Node& n) { n.attrs["packed_n"] = Attribute::of_int(n.attr_int("packed_n") + 1); },
+          "packed_weight must be int8");
+  refused([](Node& n) { n.attrs["packed_k"] = Attribute::of_int(-3); }, "packed_k");
+  refused([](Node& n) { n.attrs["packed_col_sums"] = Attribute::of_tensor(Tensor::zeros(DType::kInt32, {1})); },
+          "packed_col_sums");
+  refused([](Node& n) { n.attrs.erase("packed_weight"); }, "packed_weight");
+}
 
 TEST(Sqm, RoundTripKeepsTheGraph) {
   const Case& c = get_case("sd");
@@ -155,11 +317,6 @@ void expect_refused(const std::string& bytes, const std::string& needle, const s
   }
 }
 
-void reseal(std::string& b) {
-  const uint64_t h = sqm_checksum(reinterpret_cast<const uint8_t*>(b.data()), b.size());
-  std::memcpy(b.data() + 24, &h, 8);
-}
-
 TEST(Sqm, RefusesEveryTruncation) {
   const std::string good = test::read_bytes(compile_to(*get_case("sd").qdq, "t.sqm"));
   for (size_t len = 0; len < good.size(); ++len) {
@@ -200,9 +357,14 @@ TEST(Sqm, RefusesBadMagicVersionFlagsAndNonSqm) {
   b[0] = 'X';
   expect_refused(b, "bad magic", "magic");
   b = good;
-  b[8] = 2;
+  b[8] = 3;
   reseal(b);
-  expect_refused(b, "version 2 is not supported", "version");
+  expect_refused(b, "version 3 is not supported", "version");
+  expect_refused(b, "recompile", "version");
+  b = good;
+  b[8] = 0;
+  reseal(b);
+  expect_refused(b, "version 0 is not supported", "version");
   b = good;
   b[12] = 1;
   reseal(b);
@@ -292,6 +454,29 @@ TEST(Sqm, CliCompileRunBench) {
     ++files;
   }
   EXPECT_GT(files, 0);
+  // Packed for another ISA (`--isa`), and the host-packed file run with SOFTQUANT_ISA forcing the
+  // scalar kernels: both repacked at load, both give the same files.
+  const std::string other = kernels::default_isa() == kernels::Isa::kScalar ? "neondot" : "scalar";
+  r = test::run_cli("compile " + dir + "/q.onnx --isa " + other + " -o " + dir + "/x.sqm");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("prepacked for " + other), std::string::npos) << r.out;
+  r = test::run_cli("run " + dir + "/x.sqm" + inputs + " -o " + dir + "/x");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ::setenv("SOFTQUANT_ISA", "scalar", 1);
+  r = test::run_cli("run " + dir + "/q.bin" + inputs + " -o " + dir + "/s");
+  ::unsetenv("SOFTQUANT_ISA");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* sub : {"/x/", "/s/"}) {
+    for (const auto& e : std::filesystem::directory_iterator(dir + "/a")) {
+      EXPECT_EQ(test::read_bytes(e.path().string()),
+                test::read_bytes(dir + sub + e.path().filename().string()))
+          << sub << e.path().filename();
+    }
+  }
+  r = test::run_cli("compile " + dir + "/q.onnx --isa mmx -o " + dir + "/y.sqm");
+  EXPECT_EQ(r.exit_code, 2) << "a usage error";
+  EXPECT_EQ(test::count_lines(r.err), 1) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir + "/y.sqm"));
   r = test::run_cli("run " + dir + "/q.bin --engine sim" + inputs + " -o " + dir + "/c");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("int8 engine only"), std::string::npos) << r.err;

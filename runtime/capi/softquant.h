@@ -52,7 +52,8 @@ typedef struct sq_session sq_session;
 /* The message of the last failed call on this thread ("" if none); valid until the next call. */
 SQ_API const char* sq_last_error_message(void);
 
-/* Maps and validates a .sqm file and prepares its kernels (weights packed for this CPU). */
+/* Maps and validates a .sqm file and prepares its kernels (weights prepacked for this CPU are
+   used in place from the mapping; others are packed for it). */
 SQ_API sq_status sq_model_load(const char* path, sq_model** model);
 SQ_API void sq_model_free(sq_model* model); /* NULL is fine */
 

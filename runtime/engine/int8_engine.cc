@@ -1,10 +1,26 @@
 #include "runtime/engine/int8_engine.h"
 
+#include <unordered_map>
+#include <vector>
+
+#include "runtime/ops/int8_packed_weight.h"
+
 namespace sq {
 
 std::unique_ptr<ReferenceEngine> make_int8_engine(const Model& qdq_model,
                                                   Int8LoweringReport* report) {
-  return make_int8_engine_from_lowered(std::make_shared<Model>(lower_to_int8(qdq_model, report)));
+  auto lowered = std::make_shared<Model>(lower_to_int8(qdq_model, report));
+  prepack_int8_weights(*lowered, kernels::default_isa());
+  return make_int8_engine_from_lowered(std::move(lowered));
+}
+
+std::unique_ptr<ReferenceEngine> make_int8_engine(std::shared_ptr<const Model> qdq_model,
+                                                  Int8LoweringReport* report) {
+  SQ_CHECK(qdq_model != nullptr, "make_int8_engine: no model");
+  auto lowered = std::make_shared<Model>(lower_to_int8(*qdq_model, report));
+  qdq_model.reset();  // the lowered graph shares the weights it still needs
+  prepack_int8_weights(*lowered, kernels::default_isa());
+  return make_int8_engine_from_lowered(std::move(lowered));
 }
 
 std::unique_ptr<ReferenceEngine> make_int8_engine_from_lowered(std::shared_ptr<Model> lowered) {
@@ -19,6 +35,46 @@ std::unique_ptr<ReferenceEngine> make_int8_engine_from_lowered(std::shared_ptr<M
     if (n.domain == kInt8Domain) n.attrs.erase("weight");
   }
   return engine;
+}
+
+PrepackStats prepack_int8_weights(Model& lowered, kernels::Isa isa) {
+  // Gather tables by buffer: a tied LM head's weight is the same int8 matrix, transposed.
+  std::unordered_map<const void*, std::vector<Node*>> tables;
+  for (Node& n : lowered.graph.nodes) {
+    if (n.domain == kInt8Domain && n.op_type == "GatherDequantize" && n.has_attr("weight") &&
+        n.attr_tensor("weight").rank() == 2) {
+      tables[n.attr_tensor("weight").raw()].push_back(&n);
+    }
+  }
+  // Weights that are also a gather table first: the table is freed as soon as its packed copy
+  // exists, before the other weights' packed copies add to the heap.
+  std::vector<Node*> order;
+  for (int shared = 1; shared >= 0; --shared) {
+    for (Node& n : lowered.graph.nodes) {
+      if (n.domain != kInt8Domain || n.op_type != "MatMulU8S8ToFloat") continue;
+      const bool is_table = n.has_attr("weight") && tables.count(n.attr_tensor("weight").raw());
+      if (is_table == (shared == 1)) order.push_back(&n);
+    }
+  }
+  PrepackStats st;
+  for (Node* node : order) {
+    Node& n = *node;
+    const Tensor* w = n.has_attr("weight") ? &n.attr_tensor("weight") : nullptr;
+    const bool transposed = w && n.attr_int("weight_transposed", 0) != 0;
+    const void* buffer = w ? w->raw() : nullptr;
+    const Shape shape = w ? w->shape() : Shape{};
+    const int64_t bytes = prepack_weight(n, isa);  // errors name the node
+    st.matrices += bytes > 0;
+    st.packed_bytes += bytes;
+    auto it = transposed ? tables.find(buffer) : tables.end();
+    if (it == tables.end()) continue;
+    for (Node* g : it->second) {
+      if (g->has_attr("weight") && g->attr_tensor("weight").shape() == shape) {
+        share_packed_table(*g, n);
+      }
+    }
+  }
+  return st;
 }
 
 }  // namespace sq

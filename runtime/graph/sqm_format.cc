@@ -1,5 +1,6 @@
 #include "runtime/graph/sqm_format.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <fstream>
@@ -68,11 +69,17 @@ class MetaWriter {
   ByteWriter w;
   std::vector<PendingTensor> tensors;
 
+  // Tensors sharing one buffer (an embedding table tied to the LM head) are stored once.
   uint32_t add_tensor(const Tensor& t, const std::string& what) {
     SQ_CHECK(!t.empty_handle(), what, ": tensor has no data, cannot be saved to .sqm");
+    auto [it, inserted] = by_buffer.emplace(t.raw(), static_cast<uint32_t>(tensors.size()));
+    const Tensor* seen = tensors.empty() || inserted ? nullptr : tensors[it->second].t;
+    if (seen && seen->dtype() == t.dtype() && seen->shape() == t.shape()) return it->second;
+    if (!inserted) it->second = static_cast<uint32_t>(tensors.size());
     tensors.push_back({&t, 0});
     return static_cast<uint32_t>(tensors.size() - 1);
   }
+  std::unordered_map<const void*, uint32_t> by_buffer;
   void value_infos(const std::vector<ValueInfo>& vis) {
     w.count(vis.size(), "values");
     for (const ValueInfo& vi : vis) {
@@ -377,8 +384,26 @@ SqmWriteStats save_sqm(const Model& model, const std::string& path) {
   return stats;
 }
 
-Model load_sqm_from_memory(std::shared_ptr<void> owner, const uint8_t* data, size_t size,
-                           const std::string& what) {
+namespace {
+
+// The whole load; `mapped` (or nullptr) is the file `data` maps, whose pages are released once
+// checksummed.
+Model load_sqm_impl(std::shared_ptr<void> owner, const uint8_t* data, size_t size,
+                    const std::string& what, const MappedFile* mapped) {
+  // FNV-1a over the file in chunks; a mapped file's chunks leave the resident set once hashed.
+  auto checksum_and_release = [mapped](const uint8_t* p, size_t n) {
+    if (!mapped) return sqm_checksum(p, n);
+    constexpr size_t kChunk = size_t{8} << 20;
+    static const uint8_t zeros[8] = {};
+    uint64_t h = fnv1a(p, kChecksumOffset, kFnvOffset);
+    h = fnv1a(zeros, 8, h);
+    for (size_t at = kChecksumOffset + 8; at < n; at += kChunk) {
+      const size_t len = std::min(kChunk, n - at);
+      h = fnv1a(p + at, len, h);
+      release_pages(*mapped, at, len);
+    }
+    return h;
+  };
   auto bad = [&](auto&&... parts) -> Error {
     return make_error(what, ": ", std::forward<decltype(parts)>(parts)...);
   };
@@ -387,9 +412,10 @@ Model load_sqm_from_memory(std::shared_ptr<void> owner, const uint8_t* data, siz
   }
   if (size < kSqmHeaderSize) throw bad("truncated .sqm file (", size, " bytes, header is 64)");
   const uint32_t version = get_u32(data + 8), flags = get_u32(data + 12);
-  if (version != kSqmVersion) {
-    throw bad(".sqm version ", version, " is not supported (this runtime reads version ",
-              kSqmVersion, ")");
+  if (version < kSqmOldestVersion || version > kSqmVersion) {
+    throw bad(".sqm version ", version, " is not supported (this runtime reads versions ",
+              kSqmOldestVersion, " to ", kSqmVersion, "): recompile the model with this "
+              "softquant's `softquant compile`");
   }
   if (flags != 0) throw bad("unsupported .sqm flags 0x", std::hex, flags);
   const uint64_t file_size = get_u64(data + 16);
@@ -397,7 +423,8 @@ Model load_sqm_from_memory(std::shared_ptr<void> owner, const uint8_t* data, siz
     throw bad(size < file_size ? "truncated" : "corrupted", " .sqm file (", size,
               " bytes, the header says ", file_size, ")");
   }
-  const uint64_t stored = get_u64(data + kChecksumOffset), actual = sqm_checksum(data, size);
+  const uint64_t stored = get_u64(data + kChecksumOffset);
+  const uint64_t actual = checksum_and_release(data, size);
   if (stored != actual) {
     throw bad("corrupted .sqm file (checksum mismatch: stored 0x", std::hex, stored,
               ", computed 0x", actual, ")");
@@ -554,9 +581,16 @@ Model load_sqm_from_memory(std::shared_ptr<void> owner, const uint8_t* data, siz
   return model;
 }
 
+}  // namespace
+
+Model load_sqm_from_memory(std::shared_ptr<void> owner, const uint8_t* data, size_t size,
+                           const std::string& what) {
+  return load_sqm_impl(std::move(owner), data, size, what, nullptr);
+}
+
 Model load_sqm(const std::string& path) {
   MappedFile f = map_file(path);
-  return load_sqm_from_memory(f.owner, f.data, f.size, path);
+  return load_sqm_impl(f.owner, f.data, f.size, path, &f);
 }
 
 bool is_sqm_file(const std::string& path) {

@@ -2,11 +2,11 @@
 // one self-contained, versioned, checksummed binary file holding the int8-lowered graph
 // (engine/int8_lowering.h), laid out so a loader maps it and uses the tensor data in place.
 //
-// Layout, version 1 (all integers little-endian; offsets are from the start of the file):
+// Layout, version 2 (all integers little-endian; offsets are from the start of the file):
 //
 //   header, 64 bytes
 //     0  magic "SQMODEL\0"                        8 bytes
-//     8  u32 version (1)                          12  u32 flags (0; any other bit is refused)
+//     8  u32 version (2; 1 is read too)           12  u32 flags (0; any other bit is refused)
 //    16  u64 file size (must equal the real size: catches truncation first)
 //    24  u64 checksum: FNV-1a 64 over the whole file, these 8 bytes counted as zero
 //    32  u32 header size (64)                     36  u32 section count (2)
@@ -30,10 +30,22 @@
 //     7 strings (u32 n, string[n]).
 //   DATA: each tensor's bytes at a 64-byte aligned offset, zero padding between them.
 //
-// Weights are stored as the lowered graph holds them: int8 matrices in the attributes of the
-// com.softquant nodes (and any remaining initializers). The int8 kernels pack them for the
-// running machine's ISA when the engine is prepared at load, so one .sqm runs on any ISA;
-// prepacked bytes are not stored (yet).
+// Weights. `softquant compile` stores each integer GEMM's weight prepacked for one target ISA
+// (default: the compiling host's; `--isa` picks another, e.g. neondot for a board): the
+// MatMulU8S8ToFloat node's attributes packed_weight (the ISA's GEMM layout, a DATA tensor like any
+// other, so 64-byte aligned), packed_col_sums, packed_isa, packed_k and packed_n
+// (ops/int8_packed_weight.h), next to its weight_scale. At load, a weight packed for the running
+// ISA is used in place from the mapping (no copy, no packing work; resident memory is the pages
+// the model touches); one packed for another ISA is repacked from the stored layout (correct,
+// slower). Version 2 is the first whose nodes may hold packed weights, so a version-1 runtime
+// refuses these files instead of failing on a node it does not understand; version-1 files
+// (weights as unpacked int8 attributes, packed at load) still load. A version above 2 is refused
+// with a message to recompile the model. Tensors that share one buffer are stored once: an
+// embedding tied to the LM head is the head's packed weight, which GatherDequantize reads by
+// column (see ops/int8_ops.cc).
+//
+// The checksum pass reads the whole file; the pages it touched are released right after, so a
+// mapped model's resident set grows only with the pages running it reads.
 //
 // Loading validates everything before use: size, magic, version, flags, checksum, then every
 // count, string length, offset, alignment, dtype code and shape against the bytes actually
@@ -50,7 +62,8 @@
 
 namespace sq {
 
-inline constexpr uint32_t kSqmVersion = 1;
+inline constexpr uint32_t kSqmVersion = 2;        // written
+inline constexpr uint32_t kSqmOldestVersion = 1;  // oldest still read
 inline constexpr size_t kSqmHeaderSize = 64;
 
 struct SqmWriteStats {

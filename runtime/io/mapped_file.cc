@@ -5,12 +5,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include "runtime/core/error.h"
 
 namespace sq {
+namespace {
+
+// Live mappings made by map_file (start -> size), so release_mapped_pages only ever touches them.
+std::mutex g_mappings_mutex;
+std::map<uintptr_t, size_t> g_mappings;
+
+}  // namespace
 
 MappedFile map_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -33,9 +43,42 @@ MappedFile map_file(const std::string& path) {
   ::close(fd);
   if (p == MAP_FAILED) throw make_error(path, ": cannot map (", std::strerror(err), ")");
   const size_t size = m.size;
-  m.owner = std::shared_ptr<void>(p, [size](void* q) { ::munmap(q, size); });
+  {
+    std::lock_guard<std::mutex> lock(g_mappings_mutex);
+    g_mappings[reinterpret_cast<uintptr_t>(p)] = size;
+  }
+  m.owner = std::shared_ptr<void>(p, [size](void* q) {
+    {
+      std::lock_guard<std::mutex> lock(g_mappings_mutex);
+      g_mappings.erase(reinterpret_cast<uintptr_t>(q));
+    }
+    ::munmap(q, size);
+  });
   m.data = static_cast<const uint8_t*>(p);
   return m;
+}
+
+void release_pages(const MappedFile& f, size_t offset, size_t length) {
+  if (!f.data || offset >= f.size) return;
+  const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const size_t end = offset + std::min(length, f.size - offset);
+  const size_t first = (offset + page - 1) / page * page, last = end / page * page;
+  if (last <= first) return;
+  ::madvise(const_cast<uint8_t*>(f.data) + first, last - first, MADV_DONTNEED);
+}
+
+size_t release_mapped_pages(const void* p, size_t n) {
+  const auto begin = reinterpret_cast<uintptr_t>(p);
+  std::lock_guard<std::mutex> lock(g_mappings_mutex);
+  auto it = g_mappings.upper_bound(begin);
+  if (it == g_mappings.begin()) return 0;
+  --it;
+  if (begin < it->first || n > it->second || begin - it->first > it->second - n) return 0;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t first = (begin + page - 1) / page * page, last = (begin + n) / page * page;
+  if (last <= first) return 0;
+  ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  return last - first;
 }
 
 }  // namespace sq

@@ -16,7 +16,7 @@
 
 #include <cstdint>
 #include <memory>
-#include <vector>
+#include <span>
 
 #include "runtime/kernels/isa.h"
 
@@ -25,10 +25,11 @@ namespace sq::kernels {
 struct PackedMatrixS8 {
   Isa isa = Isa::kScalar;  // kernel whose layout `data` is in
   int64_t k = 0, n = 0;
-  std::vector<int32_t> col_sums;  // sum_k B[k][j], j < n
-  // Packed values, 64-byte aligned, layout private to the ISA's kernel (zero padded).
-  std::shared_ptr<int8_t[]> data;
+  // Packed values, 64-byte aligned, layout private to the ISA's kernel (zero padded): memory of
+  // its own (pack_b_s8) or of someone else (packed_b_s8_view: a mapped .sqm file).
+  std::shared_ptr<const int8_t[]> data;
   int64_t data_bytes = 0;
+  std::span<const int32_t> col_sums;  // sum_k B[k][j], j < n; kept alive by `data`'s owner
 };
 
 // Packs B given by strides: B[kk][j] = b[kk * stride_k + j * stride_n]. A MatMul weight [K, N]
@@ -36,6 +37,29 @@ struct PackedMatrixS8 {
 // stride_n = K.
 PackedMatrixS8 pack_b_s8(const int8_t* b, int64_t k, int64_t n, int64_t stride_k,
                          int64_t stride_n, Isa isa = default_isa());
+
+// Bytes of packed data for a K x N matrix in `isa`'s layout (a multiple of 64, at least 64).
+// Every ISA's layout is known here, whether or not its kernel is compiled into this binary.
+int64_t packed_b_bytes(int64_t k, int64_t n, Isa isa);
+
+// pack_b_s8 into memory the caller owns: `out` holds packed_b_bytes(k, n, isa) bytes (64-byte
+// aligned), `col_sums` n values. For writers that store packed weights (a compiled .sqm).
+void pack_b_s8_into(const int8_t* b, int64_t k, int64_t n, int64_t stride_k, int64_t stride_n,
+                    Isa isa, int8_t* out, int32_t* col_sums);
+
+// A packed matrix over memory it does not own, without copying: `data` holds
+// packed_b_bytes(k, n, isa) bytes in `isa`'s layout, 64-byte aligned, `col_sums` n values, and
+// `owner` keeps both alive. The caller has checked sizes and alignment.
+PackedMatrixS8 packed_b_s8_view(Isa isa, int64_t k, int64_t n, const int8_t* data,
+                                const int32_t* col_sums, std::shared_ptr<const void> owner);
+
+// The same matrix in another ISA's layout (packed for one machine, run on another). Reads any
+// ISA's layout; bit-identical to packing the original B for `isa`.
+PackedMatrixS8 repack_b_s8(const PackedMatrixS8& from, Isa isa);
+
+// Column j of B (its k values, in order) read from a matrix packed for any ISA: a tied embedding
+// table gathers its rows from the LM head's packed weight, which holds the table transposed.
+void packed_b_column(const PackedMatrixS8& b, int64_t j, int8_t* out);
 
 struct GemmU8S8Epilogue {
   int32_t a_zero = 0;

@@ -24,6 +24,16 @@ const char* isa_name(Isa isa) {
   return "?";
 }
 
+bool isa_from_name(std::string_view name, Isa* isa) {
+  for (Isa i : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512Vnni, Isa::kNeon, Isa::kNeonDot}) {
+    if (name == isa_name(i)) {
+      *isa = i;
+      return true;
+    }
+  }
+  return false;
+}
+
 namespace {
 
 std::vector<Isa> detect() {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sq::kernels {
@@ -14,6 +15,8 @@ namespace sq::kernels {
 enum class Isa { kScalar, kAvx2, kAvx512Vnni, kNeon, kNeonDot };
 
 const char* isa_name(Isa isa);
+// The ISA named `name` (as isa_name spells it), compiled in or not; false for an unknown name.
+bool isa_from_name(std::string_view name, Isa* isa);
 // Every variant compiled into this binary that this CPU can run, slowest (kScalar) first.
 const std::vector<Isa>& available_isas();
 // The variant used when none is named: the last of available_isas(), unless SOFTQUANT_ISA names

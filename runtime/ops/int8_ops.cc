@@ -2,23 +2,28 @@
 // patterns and executed on the integer kernels of runtime/kernels:
 //
 //   MatMulU8S8ToFloat(a_u8, a_scale, a_zero_point[, bias]) with attributes
-//       weight (int8 tensor, [K, N], or [N, K] when weight_transposed = 1), weight_scale ([N] or
-//       [1]) and layout ("rows": A is [..., K]; "nchw": a 1x1 Conv over [B, K, H, W])
+//       weight (int8 tensor, [K, N], or [N, K] when weight_transposed = 1) or the same weight
+//       prepacked (packed_weight, packed_col_sums, packed_isa, packed_k, packed_n: see
+//       ops/int8_packed_weight.h), weight_scale ([N] or [1]) and layout ("rows": A is
+//       [..., K]; "nchw": a 1x1 Conv over [B, K, H, W])
 //     = DequantizeLinear(a) x DequantizeLinear(weight) (+ bias), in float.
 //   BatchMatMulU8U8ToFloat(a_u8, a_scale, a_zero, b_u8, b_scale, b_zero)
 //     = MatMul(DequantizeLinear(a), DequantizeLinear(b)), numpy batch broadcasting.
-//   GatherDequantize(indices) with attributes weight (int8 [V, ...]), weight_scale and
-//       weight_zero_point (one value, or one per row)
+//   GatherDequantize(indices) with attributes weight (int8 [V, ...]; or, for a table tied to the
+//       LM head, that head's packed weight attributes), weight_scale and weight_zero_point (one
+//       value, or one per row)
 //     = Gather(DequantizeLinear(weight), indices, axis 0): only the gathered rows are
 //       dequantized (an int8 embedding table stays int8).
 //
-// Weights are packed once, when the op is prepared.
+// Weights are packed once, when the op is prepared; prepacked weights in the running ISA's layout
+// are used in place (a mapped .sqm: no copy).
 #include <algorithm>
 #include <memory>
 #include <vector>
 
 #include "runtime/kernels/gemm_u8s8.h"
 #include "runtime/kernels/quant_math.h"
+#include "runtime/ops/int8_packed_weight.h"
 #include "runtime/ops/matmul_plan.h"
 #include "runtime/ops/op.h"
 #include "runtime/ops/shape_ops_util.h"
@@ -84,13 +89,8 @@ class MatMulU8S8Kernel : public OpKernel {
  public:
   explicit MatMulU8S8Kernel(const Node& node) {
     check_num_inputs(node, 3, 4);
-    const Tensor& w = node.attr_tensor("weight");
-    SQ_CHECK(w.dtype() == DType::kInt8 && w.rank() == 2, node.describe(),
-             ": weight must be a 2-D int8 tensor, got ", dtype_name(w.dtype()), " ",
-             shape_str(w.shape()));
-    const bool transposed = node.attr_int("weight_transposed", 0) != 0;
-    const int64_t k = transposed ? w.dim(1) : w.dim(0), n = transposed ? w.dim(0) : w.dim(1);
-    packed_ = kernels::pack_b_s8(w.data<int8_t>(), k, n, transposed ? 1 : n, transposed ? k : 1);
+    packed_ = packed_weight_of(node);
+    const int64_t n = packed_.n;
     const Tensor& s = node.attr_tensor("weight_scale");
     SQ_CHECK(s.dtype() == DType::kFloat32 && (s.numel() == 1 || s.numel() == n), node.describe(),
              ": weight_scale must hold 1 or ", n, " float32 values");
@@ -197,19 +197,27 @@ std::unique_ptr<OpKernel> make_batch_matmul_u8u8(const Node& node, int64_t) {
   });
 }
 
+// The table is either the int8 weight attribute [V, ...] or, for an embedding tied to the LM head,
+// that head's packed weight (ops/int8_packed_weight.h), whose column r is table row r.
 class GatherDequantizeKernel : public OpKernel {
  public:
   explicit GatherDequantizeKernel(const Node& node)
-      : weight_(node.attr_tensor("weight")),
-        scale_(node.attr_tensor("weight_scale")),
-        zero_(node.attr_tensor("weight_zero_point")) {
+      : scale_(node.attr_tensor("weight_scale")), zero_(node.attr_tensor("weight_zero_point")) {
     check_num_inputs(node, 1, 1);
-    SQ_CHECK(weight_.dtype() == DType::kInt8 && weight_.rank() >= 1, node.describe(),
-             ": weight must be int8 of rank >= 1");
-    const int64_t rows = weight_.dim(0);
-    SQ_CHECK(scale_.dtype() == DType::kFloat32 && (scale_.numel() == 1 || scale_.numel() == rows) &&
+    if (has_packed_form(node)) {
+      packed_ = stored_packed_weight(node);
+      rows_ = packed_.n;
+      row_shape_ = {packed_.k};
+    } else {
+      weight_ = node.attr_tensor("weight");
+      SQ_CHECK(weight_.dtype() == DType::kInt8 && weight_.rank() >= 1, node.describe(),
+               ": weight must be int8 of rank >= 1");
+      rows_ = weight_.dim(0);
+      row_shape_.assign(weight_.shape().begin() + 1, weight_.shape().end());
+    }
+    SQ_CHECK(scale_.dtype() == DType::kFloat32 && (scale_.numel() == 1 || scale_.numel() == rows_) &&
                  zero_.dtype() == DType::kInt8 && zero_.numel() == scale_.numel(),
-             node.describe(), ": weight_scale and weight_zero_point must hold 1 or ", rows, " values");
+             node.describe(), ": weight_scale and weight_zero_point must hold 1 or ", rows_, " values");
   }
 
   void run(OpContext& ctx) const override {
@@ -217,13 +225,13 @@ class GatherDequantizeKernel : public OpKernel {
     const Tensor& idx = ctx.in(0);
     SQ_CHECK(idx.dtype() == DType::kInt64 || idx.dtype() == DType::kInt32, node.describe(),
              ": indices must be int64 or int32, got ", dtype_name(idx.dtype()));
-    const int64_t rows = weight_.dim(0), row_len = weight_.numel() / std::max<int64_t>(rows, 1);
+    const int64_t rows = rows_, row_len = shape_numel(row_shape_);
     Shape out_shape = idx.shape();
-    out_shape.insert(out_shape.end(), weight_.shape().begin() + 1, weight_.shape().end());
+    out_shape.insert(out_shape.end(), row_shape_.begin(), row_shape_.end());
     Tensor y(DType::kFloat32, out_shape);
-    const int8_t* w = weight_.data<int8_t>();
     float* out = y.data<float>();
     const bool per_row = scale_.numel() > 1;
+    std::vector<int8_t> column(packed_.data ? static_cast<size_t>(row_len) : 0);
     for (int64_t i = 0; i < idx.numel(); ++i) {
       int64_t r = idx.get_as_int64(i);
       SQ_CHECK(r >= -rows && r < rows, node.describe(), ": index ", r, " is out of range [", -rows,
@@ -231,7 +239,13 @@ class GatherDequantizeKernel : public OpKernel {
       if (r < 0) r += rows;
       const float s = scale_.data<float>()[per_row ? r : 0];
       const int32_t z = zero_.data<int8_t>()[per_row ? r : 0];
-      const int8_t* src = w + r * row_len;
+      const int8_t* src = nullptr;
+      if (packed_.data) {
+        kernels::packed_b_column(packed_, r, column.data());
+        src = column.data();
+      } else {
+        src = weight_.data<int8_t>() + r * row_len;
+      }
       float* dst = out + i * row_len;
       for (int64_t j = 0; j < row_len; ++j) dst[j] = dequantize_value(src[j], s, z);
     }
@@ -240,6 +254,9 @@ class GatherDequantizeKernel : public OpKernel {
 
  private:
   Tensor weight_, scale_, zero_;
+  PackedMatrixS8 packed_;  // set instead of weight_ for a table shared with a packed LM head
+  int64_t rows_ = 0;
+  Shape row_shape_;
 };
 
 }  // namespace

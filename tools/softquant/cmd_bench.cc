@@ -268,7 +268,11 @@ void bench_command(const BenchArgs& a) {
   if (a.decode > 0) return bench_decode(a);
   // The runner keeps what it executes (for int8, the lowered graph with packed weights), so the
   // loaded model is not held twice.
+  const auto t_load = std::chrono::steady_clock::now();
   ModelRunner runner = load_model_runner(a.model, parse_engine_kind(a.engine), a.engine_given);
+  const double load_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_load).count();
+  const double load_rss = peak_rss_mb();  // loading and preparing, before any run
   const std::string engine_name = is_sqm_file(a.model) ? "int8" : a.engine;
   TensorMap feeds = bench_inputs(a, runner.model().graph);
   ThreadPool pool(a.threads);
@@ -292,12 +296,15 @@ void bench_command(const BenchArgs& a) {
               a.model.c_str(), engine_name.c_str(), a.threads, static_cast<long long>(tokens), median,
               a.repeat, ms.front(), ms.back(), tokens_per_s, gops, static_cast<double>(macs) / 1e9,
               rss);
+  std::printf("load and prepare: %.1f ms, peak RSS %.1f MB\n", load_ms, load_rss);
   if (a.json) {
     Json j = Json::object();
     j.set("median_ms", median);
     j.set("tokens_per_s", tokens_per_s);
     j.set("gops", gops);
     j.set("peak_rss_mb", rss);
+    j.set("load_ms", load_ms);
+    j.set("load_peak_rss_mb", load_rss);
     j.set("engine", engine_name);
     j.set("tokens", tokens);
     j.set("threads", static_cast<int64_t>(a.threads));
