@@ -26,6 +26,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -117,6 +118,9 @@ Recording run_model(const ReferenceEngine& engine, const TensorMap& feeds) {
 }
 
 void record(const Recording& rec, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw make_error(dir, ": cannot create folder (", ec.message(), ")");
   std::ostringstream manifest;
   int n = 0;
   for (const std::string& name : rec.names) {
