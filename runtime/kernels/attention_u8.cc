@@ -65,8 +65,10 @@ void attention_u8(const AttentionParams& p, int64_t row_begin, int64_t row_end, 
 #endif
 #if defined(SQ_HAVE_ARM_KERNELS)
       case Isa::kNeon:
-      case Isa::kNeonDot:
         attention_u8_neon(p, row_begin, row_end, scratch);
+        return;
+      case Isa::kNeonDot:
+        attention_u8_neondot(p, row_begin, row_end, scratch);
         return;
 #endif
       default:
