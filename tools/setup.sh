@@ -16,7 +16,7 @@ BUILD_PKGS+=(clang libclang-rt-14-dev)
 # Python is only used by tools/ scripts that generate test fixtures, never by the product.
 ASSET_PKGS=(python3 python3-numpy python3-torch python3-onnx libopenblas0-pthread)
 
-# aarch64 cross build of the kernels, tested under qemu (tools/arm/test_kernels_qemu.sh, run by CI).
+# aarch64 cross build of the device runtime, tested under qemu (tools/arm/test_arm_qemu.sh, run by CI).
 ARM_PKGS=(g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 
 want=("${BUILD_PKGS[@]}")

@@ -16,6 +16,11 @@ int64_t attention_row_block(Isa isa) {
     case Isa::kAvx512Vnni:
       return attention_u8_avx2_row_block();
 #endif
+#if defined(SQ_HAVE_ARM_KERNELS)
+    case Isa::kNeon:
+    case Isa::kNeonDot:
+      return attention_u8_neon_row_block();
+#endif
     default:
       return 1;
   }
@@ -28,6 +33,12 @@ size_t attention_scratch_bytes(int64_t lk, int64_t dv, Isa isa) {
     case Isa::kAvx2:
     case Isa::kAvx512Vnni:
       bytes = std::max(bytes, attention_u8_avx2_scratch_bytes(lk, dv));
+      break;
+#endif
+#if defined(SQ_HAVE_ARM_KERNELS)
+    case Isa::kNeon:
+    case Isa::kNeonDot:
+      bytes = std::max(bytes, attention_u8_neon_scratch_bytes(lk, dv));
       break;
 #endif
     default:
@@ -50,6 +61,14 @@ void attention_u8(const AttentionParams& p, int64_t row_begin, int64_t row_end, 
         return;
       case Isa::kAvx512Vnni:
         attention_u8_avx512vnni(p, row_begin, row_end, scratch);
+        return;
+#endif
+#if defined(SQ_HAVE_ARM_KERNELS)
+      case Isa::kNeon:
+        attention_u8_neon(p, row_begin, row_end, scratch);
+        return;
+      case Isa::kNeonDot:
+        attention_u8_neondot(p, row_begin, row_end, scratch);
         return;
 #endif
       default:

@@ -27,6 +27,15 @@ int64_t attention_u8_avx2_row_block();
 void attention_u8_avx512vnni(const AttentionParams& p, int64_t row_begin, int64_t row_end,
                              void* scratch);
 #endif
+#if defined(SQ_HAVE_ARM_KERNELS)
+void attention_u8_neon(const AttentionParams& p, int64_t row_begin, int64_t row_end,
+                       void* scratch);
+size_t attention_u8_neon_scratch_bytes(int64_t lk, int64_t dv);
+int64_t attention_u8_neon_row_block();
+// Same scratch and row block as the NEON variant.
+void attention_u8_neondot(const AttentionParams& p, int64_t row_begin, int64_t row_end,
+                          void* scratch);
+#endif
 
 namespace {  // NOLINT(build/namespaces): internal linkage, see above.
 
