@@ -10,6 +10,7 @@
 #include "calib/tokenizer.h"
 #include "quantizer/evaluate.h"
 #include "runtime/engine/generation.h"
+#include "runtime/io/atomic_file.h"
 #include "runtime/io/npy.h"
 #include "tools/softquant/commands.h"
 
@@ -41,6 +42,9 @@ void generate_command(const GenerateArgs& a) {
   std::unique_ptr<Tokenizer> tokenizer = a.prompt.empty() ? nullptr : Tokenizer::open(a.tokenizer);
   const std::vector<int64_t> prompt = prompt_ids(a, tokenizer.get());
   SQ_CHECK(!prompt.empty(), "the prompt holds no tokens");
+  // The output's folder is checked (a temporary file made there) before any work.
+  AtomicFile out;
+  if (!a.output.empty()) out.open(a.output);
   ModelRunner runner = load_decoder_runner(a.model, parse_engine_kind(a.engine), a.engine_given);
   const DecodeCache cache = decode_cache_for(runner.model());
   std::fprintf(stderr, "generate: %zu prompt tokens, up to %lld new, engine %s, cache: %s\n",
@@ -63,7 +67,10 @@ void generate_command(const GenerateArgs& a) {
   std::fputc('\n', stderr);
 
   if (!a.output.empty()) {
-    write_npy(a.output, Tensor::from_vector<int64_t>({static_cast<int64_t>(r.tokens.size())}, r.tokens));
+    const std::string bytes = serialize_npy(
+        Tensor::from_vector<int64_t>({static_cast<int64_t>(r.tokens.size())}, r.tokens));
+    out.write(bytes.data(), bytes.size());
+    out.commit();
   }
   const double decode_steps = static_cast<double>(r.generated - 1);
   std::printf("generated %lld tokens: prefill %.1f ms (%zu tokens), decode %.1f ms", 
