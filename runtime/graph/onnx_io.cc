@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -513,8 +514,19 @@ void save_onnx(const Model& model, const std::string& path, const SaveOptions& o
   std::string bytes;
   SQ_CHECK(mp.SerializeToString(&bytes), path, ": model too large to serialize (over 2 GB)");
   out.write(bytes.data(), bytes.size());
-  if (external) data_file.commit();
-  out.commit();
+  out.finish();  // both files complete (a full disk fails here) before either is renamed
+  if (!external) {
+    out.commit();
+    return;
+  }
+  data_file.commit();
+  try {
+    out.commit();
+  } catch (const Error&) {
+    // The model did not land: do not leave its data file behind alone.
+    std::remove((path + ".data").c_str());
+    throw;
+  }
 }
 
 }  // namespace sq
