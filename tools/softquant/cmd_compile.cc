@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "quantizer/evaluate.h"
+#include "runtime/engine/int8_engine.h"
 #include "runtime/engine/int8_lowering.h"
 #include "runtime/graph/onnx_io.h"
 #include "runtime/graph/sqm_format.h"
@@ -23,6 +24,9 @@ void compile_command(const CompileArgs& a) {
            "compile takes a quantized (QDQ) model: run `softquant quantize` first");
   Int8LoweringReport report;
   Model lowered = lower_to_int8(qdq, &report);
+  // Prepare a copy as the device will (every op known, attributes valid, weights packable), so a
+  // model the runtime cannot run is refused here rather than written and refused at load.
+  make_int8_engine_from_lowered(std::make_shared<Model>(lowered));
   lowered.metadata["softquant.lowering"] = report.summary();
   lowered.metadata["softquant.source"] = a.model;
   const SqmWriteStats st = save_sqm(lowered, a.output);
