@@ -390,6 +390,24 @@ TEST(CliBadInputControl, FullDiskCasesSucceedWithoutTheLimit) {
   }
 }
 
+// On a terminal, progress bars are redrawn in place without a newline. An error thrown mid-bar
+// must still start its own line (it used to be glued to the end of the bar).
+TEST(CliBadInputTerminal, ErrorLineStartsItsOwnLineAfterAProgressBar) {
+  const std::string d = fixture_dir();
+  const std::string o = temp_dir();
+  SpawnOptions tty;
+  tty.stderr_tty = true;
+  const SpawnResult r = spawn_cli(
+      split_args(substitute("quantize {D}/attn.onnx --calib inputs:{D}/calib_nan -o {O}/q.onnx", d, o)), tty);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  ASSERT_NE(r.err.find("calibrating ["), std::string::npos) << "no progress bar drawn: " << r.err;
+  const size_t at = r.err.find("softquant: error: ");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  EXPECT_EQ(r.err[at - 1], '\n') << r.err;
+  EXPECT_NE(r.err.find("holds NaN", at), std::string::npos) << r.err;
+  EXPECT_EQ(files_under(o), std::vector<std::string>{});
+}
+
 // "/dev/full semantics": an output path that is a device. Every file is written to a temporary
 // and renamed, so a device at the path is never written to; before the fix the rename replaced
 // the device node with a regular file (as root, /dev/full itself) and the command "succeeded".

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,7 +17,14 @@ namespace sq::test {
 
 SpawnResult spawn_cli(const std::vector<std::string>& args, const SpawnOptions& options) {
   int out_pipe[2], err_pipe[2];
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("spawn_cli: pipe failed");
+  if (options.stderr_tty) {
+    if (::openpty(&err_pipe[0], &err_pipe[1], nullptr, nullptr, nullptr) != 0) {
+      throw std::runtime_error("spawn_cli: openpty failed");
+    }
+    ::fcntl(err_pipe[0], F_SETFD, FD_CLOEXEC);
+    ::fcntl(err_pipe[1], F_SETFD, FD_CLOEXEC);
+  } else if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
     throw std::runtime_error("spawn_cli: pipe failed");
   }
   const std::string binary = cli_path();
@@ -58,7 +66,7 @@ SpawnResult spawn_cli(const std::vector<std::string>& args, const SpawnOptions& 
       const ssize_t n = ::read(fds[i].fd, buf, sizeof buf);
       if (n > 0) {
         sinks[i]->append(buf, static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
+      } else if (n == 0 || errno != EINTR) {  // a terminal reports EIO once the child is gone
         ::close(fds[i].fd);
         fds[i].fd = -1;
         --open_fds;

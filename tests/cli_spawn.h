@@ -15,6 +15,9 @@ namespace sq::test {
 struct SpawnOptions {
   // Largest file the child may write (bytes); writes beyond it fail with EFBIG.
   rlim_t file_size_limit = RLIM_INFINITY;
+  // Give the child a pseudo-terminal as stderr (as a user's shell would), to see what progress
+  // bars drawn in place look like; the terminal turns "\n" into "\r\n".
+  bool stderr_tty = false;
 };
 
 struct SpawnResult {
