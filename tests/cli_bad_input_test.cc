@@ -19,6 +19,7 @@
 #include <sys/sysmacros.h>
 
 #include <filesystem>
+#include <iostream>
 #include <random>
 
 #include "calib/dataset.h"
@@ -188,7 +189,7 @@ const Case kCases[] = {
     {"eval_model_is_dir", "eval {D}/dir.onnx --tokens {D}/tokens.npy", "dir.onnx: is a directory"},
     {"eval_truncated_onnx", "eval {D}/truncated.onnx --tokens {D}/tokens.npy", "truncated.onnx: not a valid ONNX model"},
     {"eval_random_onnx", "eval {D}/random.onnx --tokens {D}/tokens.npy", "random.onnx: not a valid ONNX model"},
-    {"eval_random_sqm", "eval {D}/random.sqm --tokens {D}/tokens.npy", "random.sqm"},
+    {"eval_sqm_model", "eval {D}/model.sqm --tokens {D}/tokens.npy", "model.sqm: is a compiled .sqm model, expected an ONNX file"},
     {"eval_unsupported_op", "eval {D}/unsupported.onnx --tokens {D}/tokens.npy", "node 'frob' (Frobnicate)"},
     {"eval_missing_tokens", EVAL_OPT "--tokens {D}/nope.npy", "nope.npy: no such file"},
     {"eval_tokens_is_dir", EVAL_OPT "--tokens {D}/dir.npy", "dir.npy: is a directory"},
@@ -204,6 +205,7 @@ const Case kCases[] = {
     {"compare_test_is_dir", "compare {D}/attn.onnx {D}/dir.onnx --inputs {D}/calib", "dir.onnx: is a directory"},
     {"compare_truncated_onnx", "compare {D}/attn.onnx {D}/truncated.onnx --inputs {D}/calib", "truncated.onnx: not a valid ONNX model"},
     {"compare_random_onnx", "compare {D}/random.onnx {D}/qdq.onnx --inputs {D}/calib", "random.onnx: not a valid ONNX model"},
+    {"compare_sqm_model", "compare {D}/attn.onnx {D}/model.sqm --inputs {D}/calib", "model.sqm: is a compiled .sqm model"},
     {"compare_unsupported_op", "compare {D}/attn.onnx {D}/qdq_unsupported.onnx --inputs {D}/calib", "node 'frob' (Frobnicate)"},
     {"compare_missing_inputs", "compare {D}/attn.onnx {D}/qdq.onnx --inputs {D}/nope", "nope: no such folder"},
     {"compare_inputs_empty", "compare {D}/attn.onnx {D}/qdq.onnx --inputs {D}/calib_empty", "calib_empty: empty data set"},
@@ -229,7 +231,7 @@ const Case kCases[] = {
     {"quantize_model_is_dir", "quantize {D}/dir.onnx --calib inputs:{D}/calib" QUANT_OUT, "dir.onnx: is a directory"},
     {"quantize_truncated_onnx", "quantize {D}/truncated.onnx --calib inputs:{D}/calib" QUANT_OUT, "truncated.onnx: not a valid ONNX model"},
     {"quantize_random_onnx", "quantize {D}/random.onnx --calib inputs:{D}/calib" QUANT_OUT, "random.onnx: not a valid ONNX model"},
-    {"quantize_sqm_model", "quantize {D}/model.sqm --calib inputs:{D}/calib" QUANT_OUT, "model.sqm"},
+    {"quantize_sqm_model", "quantize {D}/model.sqm --calib inputs:{D}/calib" QUANT_OUT, "model.sqm: is a compiled .sqm model"},
     {"quantize_unsupported_op", "quantize {D}/unsupported.onnx --calib inputs:{D}/calib" QUANT_OUT, "node 'frob' (Frobnicate)"},
     {"quantize_missing_calib", "quantize {D}/attn.onnx --calib inputs:{D}/nope" QUANT_OUT, "nope: no such folder"},
     {"quantize_calib_empty", "quantize {D}/attn.onnx --calib inputs:{D}/calib_empty" QUANT_OUT, "calib_empty: empty data set"},
@@ -255,6 +257,7 @@ const Case kCases[] = {
     {"sweep_calib_inf", "sweep {D}/attn.onnx --calib inputs:{D}/calib_inf" SWEEP_ATTN_EVAL " -o {O}/s", "'v'"},
     {"sweep_calib_empty", "sweep {D}/attn.onnx --calib inputs:{D}/calib_empty" SWEEP_ATTN_EVAL " -o {O}/s", "calib_empty: empty data set"},
     {"sweep_calib_wrong_dtype", "sweep {D}/attn.onnx --calib inputs:{D}/calib_dtype" SWEEP_ATTN_EVAL " -o {O}/s", "input 'q': got int32"},
+    {"sweep_calib_wrong_shape", "sweep {D}/attn.onnx --calib inputs:{D}/calib_shape" SWEEP_ATTN_EVAL " -o {O}/s", "input 'q'"},
     {"sweep_eval_inputs_nan", "sweep {D}/attn.onnx --calib inputs:{D}/calib --inputs {D}/calib_nan --softmax-bits 8 --softmax-bc none -o {O}/s", "'q'"},
     {"sweep_eval_tokens_empty", SWEEP_OPT " --calib tokens:{D}/tokens.npy --tokens {D}/tokens_empty.npy -o {O}/s", "tokens_empty.npy: empty data set"},
     {"sweep_calib_tokens_empty", SWEEP_OPT " --calib tokens:{D}/tokens_empty.npy --tokens {D}/tokens.npy -o {O}/s", "tokens_empty.npy: empty data set"},
@@ -267,7 +270,7 @@ const Case kCases[] = {
     {"compile_model_is_dir", "compile {D}/dir.onnx -o {O}/m.sqm", "dir.onnx: is a directory"},
     {"compile_truncated_onnx", "compile {D}/truncated.onnx -o {O}/m.sqm", "truncated.onnx: not a valid ONNX model"},
     {"compile_random_onnx", "compile {D}/random.onnx -o {O}/m.sqm", "random.onnx: not a valid ONNX model"},
-    {"compile_random_sqm", "compile {D}/random.sqm -o {O}/m.sqm", "random.sqm"},
+    {"compile_sqm_model", "compile {D}/model.sqm -o {O}/m.sqm", "model.sqm: is a compiled .sqm model"},
     {"compile_float_model", "compile {D}/attn.onnx -o {O}/m.sqm", "attn.onnx: has no QuantizeLinear"},
     {"compile_unsupported_op", "compile {D}/qdq_unsupported.onnx -o {O}/m.sqm", "node 'frob' (Frobnicate)"},
     {"compile_output_no_folder", "compile {D}/qdq.onnx -o {O}/no/m.sqm", "folder {O}/no does not exist"},
@@ -366,6 +369,7 @@ TEST_P(CliBadInput, OneLineErrorAndNothingWritten) {
   EXPECT_EQ(r.signal, 0) << "killed by signal " << r.signal << "; stderr: " << r.err;
   EXPECT_EQ(r.exit_code, 1) << r.err;
   const std::string error = error_line(r.err);
+  std::cout << "  " << error << "\n";  // what the user sees, in the test log for review
   EXPECT_FALSE(error.empty()) << "stderr is not status lines then one error line:\n" << r.err;
   EXPECT_NE(error.find(expected), std::string::npos) << "expected '" << expected << "' in: " << r.err;
   EXPECT_EQ(files_under(o), std::vector<std::string>{}) << "left behind in the output folder";

@@ -17,6 +17,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "runtime/graph/sqm_format.h"
 #include "runtime/io/atomic_file.h"
 #include "runtime/io/read_file.h"
 
@@ -362,6 +363,8 @@ Model load_onnx(const std::string& path, const LoadOptions& options) {
   SQ_CHECK(fs::exists(st), path, ": no such file");
   SQ_CHECK(!fs::is_directory(st), path, ": is a directory, expected an ONNX file");
   SQ_CHECK(fs::is_regular_file(st), path, ": is not a regular file, expected an ONNX file");
+  SQ_CHECK(!is_sqm_file(path), path, ": is a compiled .sqm model, expected an ONNX file (only "
+           "run and bench take a .sqm)");
   std::ifstream in(path, std::ios::binary);
   SQ_CHECK(in.good(), path, ": cannot open for reading (", std::strerror(errno), ")");
   const auto size = static_cast<size_t>(fs::file_size(path, ec));
