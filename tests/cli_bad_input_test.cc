@@ -81,6 +81,37 @@ Model with_unsupported_op(Model m) {
   return m;
 }
 
+// x [2] -> Add(x, c) -> b -> Relu -> c: a cycle; or Add(x, ghost) with nothing producing ghost.
+Model broken_graph(bool cycle) {
+  Model m;
+  m.opset_imports[""] = 17;
+  ValueInfo x;
+  x.name = "x";
+  x.dtype = DType::kFloat32;
+  x.has_type = x.has_shape = true;
+  x.dims = {Dim{2, ""}};
+  m.graph.inputs.push_back(x);
+  auto add_node = [&](const char* name, const char* op, std::vector<std::string> in, const char* out) {
+    Node n;
+    n.name = name;
+    n.op_type = op;
+    n.inputs = std::move(in);
+    n.outputs = {out};
+    m.graph.nodes.push_back(n);
+  };
+  if (cycle) {
+    add_node("n1", "Add", {"x", "c"}, "b");
+    add_node("n2", "Relu", {"b"}, "c");
+    m.graph.outputs.push_back(m.graph.inputs[0]);
+    m.graph.outputs.back().name = "c";
+  } else {
+    add_node("adder", "Add", {"x", "ghost"}, "y");
+    m.graph.outputs.push_back(m.graph.inputs[0]);
+    m.graph.outputs.back().name = "y";
+  }
+  return m;
+}
+
 std::string build_fixture() {
   const std::string d = temp_dir();
   // An attention block (inputs q, k, v [1, 2, 8, 8]), its QDQ quantization and its .sqm.
@@ -125,6 +156,14 @@ std::string build_fixture() {
   write_npy(d + "/tokens_f32.npy", Tensor::zeros(DType::kFloat32, {64}));
   write_npy(d + "/tokens_2d.npy", Tensor::from_vector<int64_t>({2, 32}, ids));
   write_bytes(d + "/text.txt", "hello world, hello softquant\n");
+
+  // Graphs with a cycle or a dangling input, as ONNX and as .sqm (neither writer checks).
+  for (bool cycle : {true, false}) {
+    const std::string name = cycle ? "/cycle" : "/dangling";
+    save_onnx(broken_graph(cycle), d + name + ".onnx");
+    save_sqm(broken_graph(cycle), d + name + ".sqm");
+  }
+  write_npy(d + "/x.npy", Tensor::from_vector<float>({2}, {1.f, 2.f}));
 
   // Damaged and misplaced files.
   const std::string onnx = read_bytes(d + "/attn.onnx"), sqm = read_bytes(d + "/model.sqm");
@@ -173,6 +212,11 @@ const Case kCases[] = {
     {"run_random_sqm", "run {D}/random.sqm" RUN_INPUTS " -o {O}/r", "random.sqm: .sqm version"},
     {"run_bitflip_sqm", "run {D}/bitflip.sqm" RUN_INPUTS " -o {O}/r", "bitflip.sqm: corrupted .sqm file (checksum mismatch"},
     {"run_unsupported_op", "run {D}/unsupported.onnx" RUN_INPUTS " -o {O}/r", "node 'frob' (Frobnicate)"},
+    {"run_onnx_cycle", "run {D}/cycle.onnx -i x={D}/x.npy -o {O}/r", "cycle.onnx: graph has a cycle through node 'n"},
+    {"run_onnx_dangling_input", "run {D}/dangling.onnx -i x={D}/x.npy -o {O}/r", "input 'ghost'"},
+    {"run_sqm_cycle", "run {D}/cycle.sqm -i x={D}/x.npy -o {O}/r", "cycle.sqm: graph has a cycle through node 'n"},
+    {"run_sqm_dangling_input", "run {D}/dangling.sqm -i x={D}/x.npy -o {O}/r", "dangling.sqm: node 'adder' (Add): input 'ghost'"},
+    {"bench_sqm_cycle", BENCH "{D}/cycle.sqm", "cycle.sqm: graph has a cycle through node 'n"},
     {"run_missing_input", "run {D}/attn.onnx -i q={D}/nope.npy -i k={D}/k.npy -i v={D}/v.npy -o {O}/r", "nope.npy: no such file"},
     {"run_input_is_dir", "run {D}/attn.onnx -i q={D}/dir.npy -i k={D}/k.npy -i v={D}/v.npy -o {O}/r", "dir.npy: is a directory"},
     {"run_input_wrong_dtype", "run {D}/attn.onnx -i q={D}/q_i32.npy -i k={D}/k.npy -i v={D}/v.npy -o {O}/r", "input 'q': got int32"},
