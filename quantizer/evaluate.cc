@@ -81,10 +81,15 @@ ModelRunner load_decoder_runner(const std::string& path, EngineKind kind, bool k
     lowered = std::make_shared<Model>(lower_to_int8(model, &report));
     std::fprintf(stderr, "%s\n", report.summary().c_str());
   }
-  if (decode_cache_for(*lowered) == DecodeCache::kRecompute) {
-    lowered = std::make_shared<Model>(prepare_for_cached_decoding(*lowered));
+  try {
+    if (decode_cache_for(*lowered) == DecodeCache::kRecompute) {
+      lowered = std::make_shared<Model>(prepare_for_cached_decoding(*lowered));
+    }
+    return ModelRunner(make_int8_engine_from_lowered(std::move(lowered)));
+  } catch (const Error& e) {
+    // A cycle, dangling input or unknown op found while preparing: name the file too.
+    throw make_error(path, ": ", e.what());
   }
-  return ModelRunner(make_int8_engine_from_lowered(std::move(lowered)));
 }
 
 static std::string logits_name(const Graph& g) {

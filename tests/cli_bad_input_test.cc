@@ -1,5 +1,5 @@
-// The bad-input matrix: every `softquant` command (run, eval, compare, bench, quantize, sweep,
-// compile, models build opt|sd-attn, models inputs opt|sd-attn) against missing, unreadable,
+// The bad-input matrix: every `softquant` command (run, eval, compare, bench, generate, quantize,
+// sweep, compile, models build opt|sd-attn, models inputs opt|sd-attn) against missing, unreadable,
 // truncated and random-byte files, wrong dtypes and shapes, NaN/Inf and empty data sets,
 // unsupported ops, and output paths that are unwritable, a directory or on a full disk. Every case
 // must exit 1 (no signal) with one error line `softquant: error: ...` on stderr that names what
@@ -156,6 +156,8 @@ std::string build_fixture() {
   write_npy(d + "/tokens_f32.npy", Tensor::zeros(DType::kFloat32, {64}));
   write_npy(d + "/tokens_2d.npy", Tensor::from_vector<int64_t>({2, 32}, ids));
   write_bytes(d + "/text.txt", "hello world, hello softquant\n");
+  std::vector<int64_t> long_ids(120, 7);  // opt-tiny has 128 positions
+  write_npy(d + "/tokens_long.npy", Tensor::from_vector<int64_t>({120}, long_ids));
 
   // Graphs with a cycle or a dangling input, as ONNX and as .sqm (neither writer checks).
   for (bool cycle : {true, false}) {
@@ -192,6 +194,8 @@ const std::string& fixture_dir() {
 #define RUN_ATTN "run {D}/attn.onnx" RUN_INPUTS
 #define EVAL_OPT "eval {D}/opt.onnx --context 16 "
 #define BENCH "bench --repeat 1 "
+#define GENERATE "generate --engine fp32 --max-new 2 "
+#define GENERATE_OPT GENERATE "{D}/opt.onnx --tokens {D}/tokens.npy"
 #define QUANT_OUT " -o {O}/q.onnx"
 #define QUANT_ATTN "quantize {D}/attn.onnx --calib inputs:{D}/calib"
 #define SWEEP_ATTN_EVAL " --inputs {D}/calib --softmax-bits 8 --softmax-bc none"
@@ -265,10 +269,35 @@ const Case kCases[] = {
     {"bench_truncated_sqm", BENCH "{D}/truncated.sqm", "truncated.sqm: truncated .sqm file"},
     {"bench_random_sqm", BENCH "{D}/random.sqm", "random.sqm: .sqm version"},
     {"bench_bitflip_sqm", BENCH "{D}/bitflip.sqm", "bitflip.sqm: corrupted .sqm file (checksum mismatch"},
+    {"bench_decode_truncated_sqm", BENCH "--decode 2 {D}/truncated.sqm", "truncated.sqm: truncated .sqm file"},
+    {"bench_decode_sqm_not_a_decoder", BENCH "--decode 2 {D}/cycle.sqm", "cycle.sqm: cached decoding: the graph has no 'input_ids' input"},
+    {"bench_decode_unsupported_op", BENCH "--decode 2 --engine fp32 {D}/unsupported.onnx", "node 'frob' (Frobnicate)"},
     {"bench_unsupported_op", BENCH "{D}/unsupported.onnx", "node 'frob' (Frobnicate)"},
     {"bench_missing_inputs", BENCH "{D}/attn.onnx --inputs {D}/nope", "nope/q.npy: no such file"},
     {"bench_inputs_wrong_dtype", BENCH "{D}/attn.onnx --inputs {D}/calib_dtype/s0", "input 'q': got int32"},
     {"bench_inputs_wrong_shape", BENCH "{D}/model.sqm --inputs {D}/calib_shape/s0", "input 'q'"},
+
+    // generate: a decoder (ONNX or .sqm) and a prompt -> prompt + generated ids as .npy.
+    {"generate_missing_model", GENERATE "{D}/missing.onnx --tokens {D}/tokens.npy", "missing.onnx: no such file"},
+    {"generate_model_is_dir", GENERATE "{D}/dir.onnx --tokens {D}/tokens.npy", "dir.onnx: is a directory"},
+    {"generate_truncated_onnx", GENERATE "{D}/truncated.onnx --tokens {D}/tokens.npy", "truncated.onnx: not a valid ONNX model"},
+    {"generate_random_onnx", GENERATE "{D}/random.onnx --tokens {D}/tokens.npy", "random.onnx: not a valid ONNX model"},
+    {"generate_truncated_sqm", "generate {D}/truncated.sqm --tokens {D}/tokens.npy", "truncated.sqm: truncated .sqm file"},
+    {"generate_bitflip_sqm", "generate {D}/bitflip.sqm --tokens {D}/tokens.npy", "bitflip.sqm: corrupted .sqm file (checksum mismatch"},
+    {"generate_sqm_not_a_decoder", "generate {D}/cycle.sqm --tokens {D}/tokens.npy", "cycle.sqm: cached decoding: the graph has no 'input_ids' input"},
+    {"generate_float_model_on_int8", "generate {D}/opt.onnx --tokens {D}/tokens.npy", "--engine int8 needs a quantized (QDQ) model"},
+    {"generate_unsupported_op", GENERATE "{D}/unsupported.onnx --tokens {D}/tokens.npy", "node 'frob' (Frobnicate)"},
+    {"generate_missing_tokens", GENERATE "{D}/opt.onnx --tokens {D}/nope.npy", "nope.npy: no such file"},
+    {"generate_tokens_is_dir", GENERATE "{D}/opt.onnx --tokens {D}/dir.npy", "dir.npy: is a directory"},
+    {"generate_tokens_wrong_dtype", GENERATE "{D}/opt.onnx --tokens {D}/tokens_f32.npy", "tokens_f32.npy: token ids must be int64"},
+    {"generate_tokens_wrong_shape", GENERATE "{D}/opt.onnx --tokens {D}/tokens_2d.npy", "tokens_2d.npy: token ids must be 1-D or [1, n]"},
+    {"generate_tokens_empty", GENERATE "{D}/opt.onnx --tokens {D}/tokens_empty.npy", "tokens_empty.npy: the prompt holds no tokens"},
+    // Fails mid-generation, after tokens were streamed to stderr: the error must start its own line.
+    {"generate_past_max_positions", "generate --engine fp32 --max-new 20 {D}/opt.onnx --tokens {D}/tokens_long.npy", "node '"},
+    {"generate_output_no_folder", GENERATE_OPT " -o {O}/no/ids.npy", "folder {O}/no does not exist"},
+    {"generate_output_unwritable", GENERATE_OPT " -o /proc/sq_ids.npy", "/proc/sq_ids.npy: cannot write"},
+    {"generate_output_is_dir", GENERATE_OPT " -o {O}", "{O}: is a directory"},
+    {"generate_output_disk_full", GENERATE_OPT " -o {O}/ids.npy", "ids.npy: write failed (File too large)", kFullDisk},
 
     // quantize: FP32 model + calibration data -> QDQ model (and encodings).
     {"quantize_missing_model", "quantize {D}/missing.onnx --calib inputs:{D}/calib" QUANT_OUT, "missing.onnx: no such file"},

@@ -10,6 +10,7 @@
 #include "calib/tokenizer.h"
 #include "quantizer/evaluate.h"
 #include "runtime/engine/generation.h"
+#include "runtime/io/atomic_file.h"
 #include "runtime/io/npy.h"
 #include "tools/softquant/commands.h"
 
@@ -38,6 +39,11 @@ std::vector<int64_t> prompt_ids(const GenerateArgs& a, const Tokenizer* tokenize
 }
 
 void generate_command(const GenerateArgs& a) {
+  // Check the output path before the (possibly long) generation.
+  if (!a.output.empty()) {
+    AtomicFile probe;
+    probe.open(a.output);
+  }
   std::unique_ptr<Tokenizer> tokenizer = a.prompt.empty() ? nullptr : Tokenizer::open(a.tokenizer);
   const std::vector<int64_t> prompt = prompt_ids(a, tokenizer.get());
   SQ_CHECK(!prompt.empty(), "the prompt holds no tokens");
@@ -51,7 +57,9 @@ void generate_command(const GenerateArgs& a) {
   GenerationOptions opt;
   opt.max_new = a.max_new;
   opt.eos_id = a.eos_id;
+  bool streamed = false;
   opt.on_token = [&](int64_t step, int64_t token) {
+    streamed = true;
     if (tokenizer) {
       std::fputs(tokenizer->decode({token}).c_str(), stderr);
     } else {
@@ -59,7 +67,13 @@ void generate_command(const GenerateArgs& a) {
     }
     std::fflush(stderr);
   };
-  GenerationResult r = generate_greedy(runner.engine(), prompt, opt, pool);
+  GenerationResult r;
+  try {
+    r = generate_greedy(runner.engine(), prompt, opt, pool);
+  } catch (const Error&) {
+    if (streamed) std::fputc('\n', stderr);  // the error line starts its own line
+    throw;
+  }
   std::fputc('\n', stderr);
 
   if (!a.output.empty()) {
