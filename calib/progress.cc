@@ -12,6 +12,8 @@ Progress::Progress(std::string label, int64_t total, bool enabled)
   if (enabled_) draw(false);
 }
 
+Progress::~Progress() { finish(); }
+
 void Progress::step(int64_t n) {
   done_ += n;
   if (enabled_) draw(false);

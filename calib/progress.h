@@ -11,6 +11,10 @@ namespace sq {
 class Progress {
  public:
   Progress(std::string label, int64_t total, bool enabled = true);
+  // Ends a bar left unfinished (an error thrown mid-run), so the error line starts its own line.
+  ~Progress();
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
   void step(int64_t n = 1);  // advance and redraw
   void finish();
 

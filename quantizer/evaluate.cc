@@ -56,7 +56,13 @@ ModelRunner load_model_runner(const std::string& path, EngineKind kind, bool kin
   if (!is_sqm_file(path)) return ModelRunner(std::make_shared<const Model>(load_onnx(path)), kind);
   SQ_CHECK(!kind_given || kind == EngineKind::kInt8, path, ": a compiled .sqm model runs on the "
            "int8 engine only, not --engine ", engine_kind_name(kind));
-  return ModelRunner(make_int8_engine_from_lowered(std::make_shared<Model>(load_sqm(path))));
+  auto lowered = std::make_shared<Model>(load_sqm(path));
+  try {
+    return ModelRunner(make_int8_engine_from_lowered(std::move(lowered)));
+  } catch (const Error& e) {
+    // A cycle, dangling input or unknown op found while preparing: name the file too.
+    throw make_error(path, ": ", e.what());
+  }
 }
 
 ModelRunner load_decoder_runner(const std::string& path, EngineKind kind, bool kind_given) {
@@ -77,10 +83,15 @@ ModelRunner load_decoder_runner(const std::string& path, EngineKind kind, bool k
     prepack_int8_weights(*lowered, kernels::default_isa());  // unpacked copies freed one by one
     std::fprintf(stderr, "%s\n", report.summary().c_str());
   }
-  if (decode_cache_for(*lowered) == DecodeCache::kRecompute) {
-    lowered = std::make_shared<Model>(prepare_for_cached_decoding(*lowered));
+  try {
+    if (decode_cache_for(*lowered) == DecodeCache::kRecompute) {
+      lowered = std::make_shared<Model>(prepare_for_cached_decoding(*lowered));
+    }
+    return ModelRunner(make_int8_engine_from_lowered(std::move(lowered)));
+  } catch (const Error& e) {
+    // A cycle, dangling input or unknown op found while preparing: name the file too.
+    throw make_error(path, ": ", e.what());
   }
-  return ModelRunner(make_int8_engine_from_lowered(std::move(lowered)));
 }
 
 static std::string logits_name(const Graph& g) {

@@ -641,10 +641,9 @@ SweepSummary SweepRun::run() {
 
   eval_ = SampleSet::load(eval_spec_, model_->graph, s_.context, s_.max_eval, /*include_tail=*/true);
   SQ_CHECK(eval_->size() > 0, "sweep: no evaluation samples in ", s_.eval);
-  if (baseline_.is_null()) {
-    evaluate_baseline();
-    save();
-  }
+  // The baseline is saved with the first point, not alone: a sweep that fails before measuring
+  // anything (bad calibration data, say) leaves no results.json behind.
+  if (baseline_.is_null()) evaluate_baseline();
   // Calibrate every pair before the sweep's progress bar starts, so their bars do not mix.
   for (const auto& p : pending) calibration(pair_of(p));
   const bool row_sums_current = !row_sums_.is_null() && row_sums_.get("softmax_bits") &&

@@ -4,6 +4,8 @@
 #include "runtime/io/npy.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <cmath>
 #include <cstring>
@@ -279,6 +281,21 @@ TEST(AtomicFile, FailureLeavesNoTemporaryFile) {
   write_npy(dir + "/keep.npy", Tensor::scalar_f32(3));
   EXPECT_THROW(write_npy(dir + "/keep.npy", Tensor()), Error);
   EXPECT_EQ(read_npy(dir + "/keep.npy").data<float>()[0], 3.0f);
+}
+
+TEST(AtomicFile, SpecialFilesAreNeverReplaced) {
+  // Renaming a finished temporary over a FIFO or a device would turn it into a regular file (as
+  // root, /dev/null or /dev/full themselves): refused, and the special file stays what it was.
+  std::string dir = temp_dir();
+  const std::string fifo = dir + "/fifo", dev = dir + "/full";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_error([&] { write_file_atomic(fifo, "x"); }, {"fifo", "is not a regular file"});
+  EXPECT_TRUE(fs::is_fifo(fifo));
+  if (::mknod(dev.c_str(), S_IFCHR | 0600, ::makedev(1, 7)) == 0) {  // /dev/full's numbers
+    expect_error([&] { write_npy(dev, Tensor::scalar_f32(1)); }, {"full", "is not a regular file"});
+    EXPECT_TRUE(fs::is_character_file(dev));
+  }
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 2);
 }
 
 }  // namespace

@@ -7,6 +7,11 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <sys/resource.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <random>
@@ -704,6 +709,39 @@ TEST(OnnxIo, SaveFailuresLeaveNothingBehind) {
   empty_init.graph.initializers["hollow"] = Tensor();
   EXPECT_ERROR_HAS(save_onnx(empty_init, dir + "/h.onnx"), "initializer 'hollow'", "no data");
   EXPECT_TRUE(fs::is_empty(dir));
+}
+
+// A full disk while saving a model with external data: the .data file is complete and renamed
+// first, then the model's write fails. Neither may be left behind. The save runs in a child with
+// RLIMIT_FSIZE just above the data file's size (SIGXFSZ ignored: writes fail with EFBIG).
+TEST(OnnxIo, FullDiskWhileSavingTheModelLeavesNoDataFileBehind) {
+  Model m = base_model();
+  m.graph.initializers["large"] = Tensor::zeros(DType::kFloat32, {300});  // 1200 B: external
+  for (int i = 0; i < 8; ++i) {  // 8 x 1000 B inline: the model file is over 8 KB
+    m.graph.initializers["small" + std::to_string(i)] = Tensor::zeros(DType::kFloat32, {250});
+  }
+  SaveOptions so;
+  so.external_data_threshold_bytes = 0;
+  const std::string dir = temp_dir();
+  const std::string path = dir + "/m.onnx";
+  auto save_on_full_disk = [&] {
+    const struct rlimit rl = {4096, 4096};
+    ::setrlimit(RLIMIT_FSIZE, &rl);
+    ::signal(SIGXFSZ, SIG_IGN);
+    try {
+      save_onnx(m, path, so);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      std::_Exit(3);
+    }
+    std::_Exit(0);
+  };
+  EXPECT_EXIT(save_on_full_disk(), ::testing::ExitedWithCode(3), "m.onnx: write failed \\(File too large\\)");
+  EXPECT_TRUE(fs::is_empty(dir)) << "left " << fs::directory_iterator(dir)->path();
+  // Without the limit the same save writes both files.
+  save_onnx(m, path, so);
+  EXPECT_TRUE(fs::exists(path + ".data"));
+  EXPECT_EQ(load_onnx(path).graph.initializers.size(), 9u);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <limits>
 #include <new>
 
+#include "runtime/core/memory_limit.h"
+
 namespace sq {
 
 int64_t shape_numel(const Shape& shape) {
@@ -28,9 +30,6 @@ std::string shape_str(const Shape& shape) {
 }
 
 namespace {
-// Refuses sizes that cannot be real before trying to allocate them.
-constexpr int64_t kMaxTensorBytes = int64_t{1} << 40;
-
 std::shared_ptr<void> allocate(size_t bytes) {
   size_t rounded = (bytes + 63) / 64 * 64;
   if (rounded == 0) rounded = 64;
@@ -49,8 +48,15 @@ size_t shape_nbytes(DType dtype, const Shape& shape, const std::string& what) {
     }
     n *= d;
   }
-  SQ_CHECK(n <= kMaxTensorBytes / static_cast<int64_t>(dtype_size(dtype)), what, ": shape ",
-           shape_str(shape), " of ", dtype_name(dtype), " needs more memory than allowed");
+  // Refused before anything is allocated: a tensor larger than physical memory can never be
+  // used, and with overcommit its allocation might succeed only for the OOM killer to end us.
+  const uint64_t limit = max_tensor_bytes(), elem = dtype_size(dtype);
+  if (static_cast<uint64_t>(n) > limit / elem) {
+    const bool overflows = static_cast<uint64_t>(n) > UINT64_MAX / elem;
+    throw make_error(what, ": shape ", shape_str(shape), " of ", dtype_name(dtype), " needs ",
+                     overflows ? std::string("more than 2^64") : std::to_string(n * elem),
+                     " bytes, more than this machine's ", limit, " bytes of physical memory");
+  }
   return static_cast<size_t>(n) * dtype_size(dtype);
 }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include <sstream>
 #include <type_traits>
 
+#include "runtime/graph/sqm_format.h"
 #include "runtime/io/atomic_file.h"
 #include "runtime/io/read_file.h"
 
@@ -361,6 +363,8 @@ Model load_onnx(const std::string& path, const LoadOptions& options) {
   SQ_CHECK(fs::exists(st), path, ": no such file");
   SQ_CHECK(!fs::is_directory(st), path, ": is a directory, expected an ONNX file");
   SQ_CHECK(fs::is_regular_file(st), path, ": is not a regular file, expected an ONNX file");
+  SQ_CHECK(!is_sqm_file(path), path, ": is a compiled .sqm model, expected an ONNX file (only "
+           "run and bench take a .sqm)");
   std::ifstream in(path, std::ios::binary);
   SQ_CHECK(in.good(), path, ": cannot open for reading (", std::strerror(errno), ")");
   const auto size = static_cast<size_t>(fs::file_size(path, ec));
@@ -513,8 +517,19 @@ void save_onnx(const Model& model, const std::string& path, const SaveOptions& o
   std::string bytes;
   SQ_CHECK(mp.SerializeToString(&bytes), path, ": model too large to serialize (over 2 GB)");
   out.write(bytes.data(), bytes.size());
-  if (external) data_file.commit();
-  out.commit();
+  out.finish();  // both files complete (a full disk fails here) before either is renamed
+  if (!external) {
+    out.commit();
+    return;
+  }
+  data_file.commit();
+  try {
+    out.commit();
+  } catch (const Error&) {
+    // The model did not land: do not leave its data file behind alone.
+    std::remove((path + ".data").c_str());
+    throw;
+  }
 }
 
 }  // namespace sq

@@ -19,11 +19,16 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::open(const std::string& path) {
-  SQ_CHECK(!file_ && !committed_, path, ": AtomicFile opened twice");
+  SQ_CHECK(!file_ && !finished_ && !committed_, path, ": AtomicFile opened twice");
   path_ = path;
   std::error_code ec;
   SQ_CHECK(!path.empty(), "output path is empty");
-  SQ_CHECK(!fs::is_directory(path, ec), path, ": is a directory, expected a file path");
+  const fs::file_status st = fs::status(path, ec);
+  SQ_CHECK(!fs::is_directory(st), path, ": is a directory, expected a file path");
+  // Renaming over a device, FIFO or socket would replace it with a regular file (as root:
+  // /dev/null or /dev/full itself), so only regular files are ever overwritten.
+  SQ_CHECK(!fs::exists(st) || fs::is_regular_file(st), path,
+           ": exists and is not a regular file (a device, FIFO or socket); give a file path");
   fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) {
     SQ_CHECK(fs::is_directory(parent, ec), path, ": folder ", parent.string(), " does not exist");
@@ -47,8 +52,8 @@ void AtomicFile::write(const void* data, size_t n) {
   }
 }
 
-void AtomicFile::commit() {
-  SQ_CHECK(file_, path_, ": commit of a file that is not open");
+void AtomicFile::finish() {
+  SQ_CHECK(file_, path_, ": finish of a file that is not open");
   errno = 0;
   int rc = std::fflush(file_);
   int err = errno;
@@ -57,6 +62,12 @@ void AtomicFile::commit() {
   if (rc != 0 || rc2 != 0) {
     throw make_error(path_, ": write failed (", std::strerror(rc != 0 ? err : errno), ")");
   }
+  finished_ = true;
+}
+
+void AtomicFile::commit() {
+  SQ_CHECK(!committed_ && (file_ || finished_), path_, ": commit of a file that is not open");
+  if (file_) finish();
   if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
     throw make_error(path_, ": cannot rename temporary file into place (", std::strerror(errno),
                      ")");

@@ -18,12 +18,15 @@ class AtomicFile {
 
   void open(const std::string& path);
   void write(const void* data, size_t n);
-  void commit();  // flush, close (no fsync), rename over the destination; once only
+  // Flushes and closes the temporary file, throwing if any byte could not be written (a full
+  // disk shows up here, since writes are buffered). Optional: commit() does it too.
+  void finish();
+  void commit();  // finish() if not done, then rename over the destination (no fsync); once only
 
  private:
   std::string path_, tmp_path_;
   std::FILE* file_ = nullptr;
-  bool committed_ = false;
+  bool finished_ = false, committed_ = false;
 };
 
 // Convenience: writes a whole buffer atomically.

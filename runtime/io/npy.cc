@@ -1,6 +1,7 @@
 #include "runtime/io/npy.h"
 
 #include <cstring>
+#include <memory>
 #include <sstream>
 
 #include "runtime/io/atomic_file.h"
@@ -148,7 +149,10 @@ Tensor read_npy(const std::string& path) {
   return parse_npy(read_file_bytes(path, "a .npy file"), path);
 }
 
-std::string serialize_npy(const Tensor& t) {
+namespace {
+
+// Magic, version and the padded header dict: everything before the data.
+std::string npy_header(const Tensor& t) {
   SQ_CHECK(!t.empty_handle(), "serialize_npy: the tensor holds no data");
   std::string shape = "(";
   for (size_t i = 0; i < t.shape().size(); ++i) {
@@ -168,12 +172,32 @@ std::string serialize_npy(const Tensor& t) {
   out += static_cast<char>(header.size() & 0xff);
   out += static_cast<char>((header.size() >> 8) & 0xff);
   out += header;
+  return out;
+}
+
+}  // namespace
+
+std::string serialize_npy(const Tensor& t) {
+  std::string out = npy_header(t);
   out.append(static_cast<const char*>(t.raw()), t.nbytes());
   return out;
 }
 
 void write_npy(const std::string& path, const Tensor& t) {
-  write_file_atomic(path, serialize_npy(t));
+  write_npy_files({{path, &t}});
+}
+
+void write_npy_files(const std::vector<std::pair<std::string, const Tensor*>>& files) {
+  std::vector<std::unique_ptr<AtomicFile>> pending;
+  for (const auto& [path, t] : files) {
+    const std::string header = npy_header(*t);
+    pending.push_back(std::make_unique<AtomicFile>());
+    pending.back()->open(path);
+    pending.back()->write(header.data(), header.size());
+    pending.back()->write(t->raw(), t->nbytes());
+    pending.back()->finish();  // a full disk fails here, before any file is renamed into place
+  }
+  for (auto& f : pending) f->commit();
 }
 
 }  // namespace sq

@@ -5,6 +5,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "runtime/core/tensor.h"
 
@@ -14,5 +16,8 @@ Tensor read_npy(const std::string& path);
 Tensor parse_npy(const std::string& bytes, const std::string& what);
 std::string serialize_npy(const Tensor& t);
 void write_npy(const std::string& path, const Tensor& t);  // atomic
+// Writes several .npy files as a set: each goes to a temporary name, and they are renamed into
+// place only once all of them are complete, so a failure (a full disk, say) leaves none of them.
+void write_npy_files(const std::vector<std::pair<std::string, const Tensor*>>& files);
 
 }  // namespace sq

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD_DIR="${BUILD_DIR:-build-fuzz}"
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}"
-FUZZ_TARGETS="${FUZZ_TARGETS:-onnx_load npy bindings}"
+FUZZ_TARGETS="${FUZZ_TARGETS:-onnx_load npy bindings sqm_load}"
 JOBS="${JOBS:-2}"
 
 for tool in clang clang++; do

@@ -45,6 +45,7 @@ Tensor generated_input(const ValueInfo& vi, int64_t seq, std::mt19937& rng) {
       shape.push_back(d == 0 ? 1 : seq);  // [batch, sequence]
     }
   }
+  shape_nbytes(vi.dtype, shape, "input '" + vi.name + "'");  // refuses sizes beyond memory, by name
   Tensor t = Tensor::zeros(vi.dtype, shape);
   if (vi.name == "attention_mask") {
     for (int64_t i = 0; i < t.numel(); ++i) t.data<int64_t>()[i] = 1;

@@ -26,6 +26,9 @@ void compile_command(const CompileArgs& a) {
   Int8LoweringReport report;
   Model lowered = lower_to_int8(qdq, &report);
   qdq = Model();  // the lowered graph shares the weights it needs
+  // Prepare a copy as the device will (every op known, attributes valid, weights packable), so a
+  // model the runtime cannot run is refused here rather than written and refused at load.
+  make_int8_engine_from_lowered(std::make_shared<Model>(lowered));
   lowered.metadata["softquant.lowering"] = report.summary();
   lowered.metadata["softquant.source"] = a.model;
   std::string packing = "weights unpacked (packed at load)";

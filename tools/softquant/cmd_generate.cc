@@ -39,12 +39,12 @@ std::vector<int64_t> prompt_ids(const GenerateArgs& a, const Tokenizer* tokenize
 }
 
 void generate_command(const GenerateArgs& a) {
-  std::unique_ptr<Tokenizer> tokenizer = a.prompt.empty() ? nullptr : Tokenizer::open(a.tokenizer);
-  const std::vector<int64_t> prompt = prompt_ids(a, tokenizer.get());
-  SQ_CHECK(!prompt.empty(), "the prompt holds no tokens");
   // The output's folder is checked (a temporary file made there) before any work.
   AtomicFile out;
   if (!a.output.empty()) out.open(a.output);
+  std::unique_ptr<Tokenizer> tokenizer = a.prompt.empty() ? nullptr : Tokenizer::open(a.tokenizer);
+  const std::vector<int64_t> prompt = prompt_ids(a, tokenizer.get());
+  SQ_CHECK(!prompt.empty(), "the prompt holds no tokens");
   ModelRunner runner = load_decoder_runner(a.model, parse_engine_kind(a.engine), a.engine_given);
   const DecodeCache cache = decode_cache_for(runner.model());
   std::fprintf(stderr, "generate: %zu prompt tokens, up to %lld new, engine %s, cache: %s\n",
@@ -55,7 +55,9 @@ void generate_command(const GenerateArgs& a) {
   GenerationOptions opt;
   opt.max_new = a.max_new;
   opt.eos_id = a.eos_id;
+  bool streamed = false;
   opt.on_token = [&](int64_t step, int64_t token) {
+    streamed = true;
     if (tokenizer) {
       std::fputs(tokenizer->decode({token}).c_str(), stderr);
     } else {
@@ -63,7 +65,13 @@ void generate_command(const GenerateArgs& a) {
     }
     std::fflush(stderr);
   };
-  GenerationResult r = generate_greedy(runner.engine(), prompt, opt, pool);
+  GenerationResult r;
+  try {
+    r = generate_greedy(runner.engine(), prompt, opt, pool);
+  } catch (const Error&) {
+    if (streamed) std::fputc('\n', stderr);  // the error line starts its own line
+    throw;
+  }
   std::fputc('\n', stderr);
 
   if (!a.output.empty()) {

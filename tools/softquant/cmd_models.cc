@@ -106,11 +106,13 @@ void write_inputs(const TensorMap& tensors, const std::string& dir) {
     SQ_CHECK(!ec, dir, ": cannot create output folder (", ec.message(), ")");
   }
   SQ_CHECK(fs::is_directory(dir, ec), dir, ": is not a folder");
-  for (const auto& [name, t] : tensors) {
-    std::string path = (fs::path(dir) / (name + ".npy")).string();
-    write_npy(path, t);
-    std::cout << name << ": " << dtype_name(t.dtype()) << " " << shape_str(t.shape()) << " -> "
-              << path << "\n";
+  // All files or none (write_npy_files): a full disk leaves no partial set of inputs.
+  std::vector<std::pair<std::string, const Tensor*>> files;
+  for (const auto& [name, t] : tensors) files.emplace_back((fs::path(dir) / (name + ".npy")).string(), &t);
+  write_npy_files(files);
+  for (const auto& [path, t] : files) {
+    std::cout << fs::path(path).stem().string() << ": " << dtype_name(t->dtype()) << " "
+              << shape_str(t->shape()) << " -> " << path << "\n";
   }
 }
 

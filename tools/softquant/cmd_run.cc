@@ -65,16 +65,25 @@ void run_command(const RunArgs& args) {
   ThreadPool pool(args.threads);
   TensorMap outputs = engine.run(feeds, pool);
 
-  if (!fs::exists(args.output_dir, ec)) {
+  const bool created = !fs::exists(args.output_dir, ec);
+  if (created) {
     fs::create_directories(args.output_dir, ec);
     SQ_CHECK(!ec, args.output_dir, ": cannot create output folder (", ec.message(), ")");
   }
+  // All outputs or none: a failed write (a full disk) leaves no partial set of results, and no
+  // empty folder where there was none.
+  std::vector<std::pair<std::string, const Tensor*>> files;
+  for (size_t i = 0; i < paths.size(); ++i) files.emplace_back(paths[i], &outputs.at(model->graph.outputs[i].name));
+  try {
+    write_npy_files(files);
+  } catch (const Error&) {
+    if (created) fs::remove(args.output_dir, ec);  // only if still empty
+    throw;
+  }
   for (size_t i = 0; i < paths.size(); ++i) {
-    const std::string& name = model->graph.outputs[i].name;
-    const Tensor& t = outputs.at(name);
-    write_npy(paths[i], t);
-    std::cout << name << ": " << dtype_name(t.dtype()) << " " << shape_str(t.shape()) << " -> "
-              << paths[i] << "\n";
+    const Tensor& t = *files[i].second;
+    std::cout << model->graph.outputs[i].name << ": " << dtype_name(t.dtype()) << " "
+              << shape_str(t.shape()) << " -> " << paths[i] << "\n";
   }
 }
 
