@@ -2,7 +2,9 @@
 // documented as safe to call concurrently, each caller with its own ThreadPool. Checked on the
 // FP32 engine and on the int8 engine (a quantized copy of the bundled trained OPT): 4 threads,
 // each running several different token windows, must produce outputs bit-identical to a
-// single-threaded run of the same windows. tools/tsan.sh runs this test under ThreadSanitizer.
+// single-threaded run of the same windows; then again with each thread running through its own
+// session arena (planner/execution_arena.h), the windows sharing one shape so that the arena
+// replays its plan. tools/tsan.sh runs this test under ThreadSanitizer.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -15,6 +17,7 @@
 #include "runtime/engine/constant_folding.h"
 #include "runtime/engine/int8_engine.h"
 #include "runtime/graph/onnx_io.h"
+#include "runtime/planner/execution_arena.h"
 
 namespace sq {
 namespace {
@@ -32,9 +35,10 @@ bool identical(const Tensor& a, const Tensor& b) {
 }
 
 // Runs windows[k] for k = 0..kThreads*kRunsPerThread-1 once on one thread (the reference), then
-// from kThreads threads at once (thread t runs windows t, t+kThreads, ...), and compares.
+// from kThreads threads at once (thread t runs windows t, t+kThreads, ...), and compares. With
+// arenas, every thread has its own ExecutionArena.
 void expect_concurrent_runs_identical(const ReferenceEngine& engine,
-                                      const std::vector<TensorMap>& windows) {
+                                      const std::vector<TensorMap>& windows, bool arenas) {
   std::vector<TensorMap> expected;
   {
     ThreadPool pool(kPoolThreads);
@@ -47,8 +51,17 @@ void expect_concurrent_runs_identical(const ReferenceEngine& engine,
     threads.emplace_back([&, t] {
       try {
         ThreadPool pool(kPoolThreads);
+        ExecutionArena arena;
+        ReferenceEngine::RunOptions options;
+        if (arenas) options.arena = &arena;
         for (size_t k = static_cast<size_t>(t); k < windows.size(); k += kThreads) {
-          got[k] = engine.run(windows[k], pool);
+          got[k] = engine.run(windows[k], pool, options);
+        }
+        if (arenas) {
+          const ExecutionArena::Stats st = arena.stats();
+          if (st.recorded_runs != 1 || st.replayed_runs != kRunsPerThread - 1 || st.diverged_runs) {
+            errors[static_cast<size_t>(t)] = "the arena did not replay every run after the first";
+          }
         }
       } catch (const std::exception& e) {
         errors[static_cast<size_t>(t)] = e.what();
@@ -87,7 +100,8 @@ TEST(Concurrency, Fp32EngineGivesIdenticalResultsFromFourThreads) {
   Fixture f = load_bundled();
   ASSERT_EQ(f.windows.size(), static_cast<size_t>(kThreads * kRunsPerThread));
   ReferenceEngine engine(f.model);
-  expect_concurrent_runs_identical(engine, f.windows);
+  expect_concurrent_runs_identical(engine, f.windows, /*arenas=*/false);
+  expect_concurrent_runs_identical(engine, f.windows, /*arenas=*/true);
 }
 
 TEST(Concurrency, Int8EngineGivesIdenticalResultsFromFourThreads) {
@@ -103,7 +117,8 @@ TEST(Concurrency, Int8EngineGivesIdenticalResultsFromFourThreads) {
   Int8LoweringReport report;
   auto engine = make_int8_engine(qdq, &report);
   EXPECT_EQ(report.fused_attention, 4) << report.summary();  // the fused integer path is covered
-  expect_concurrent_runs_identical(*engine, f.windows);
+  expect_concurrent_runs_identical(*engine, f.windows, /*arenas=*/false);
+  expect_concurrent_runs_identical(*engine, f.windows, /*arenas=*/true);
 }
 
 }  // namespace

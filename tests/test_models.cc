@@ -2,6 +2,10 @@
 
 #include <filesystem>
 
+#include "calib/dataset.h"
+#include "quantizer/quantize.h"
+#include "runtime/engine/constant_folding.h"
+#include "runtime/graph/onnx_io.h"
 #include "runtime/io/npy.h"
 #include "tests/test_util.h"
 
@@ -75,6 +79,48 @@ std::string write_random_samples(const Model& model, int count, uint64_t seed, f
     }
   }
   return dir;
+}
+
+namespace {
+
+std::shared_ptr<Model> load_folded(const std::string& path) {
+  auto m = std::make_shared<Model>(load_onnx(path));
+  fold_constants(*m);
+  return m;
+}
+
+std::shared_ptr<const Model> quantize_default(const std::shared_ptr<Model>& m,
+                                              const SampleSet& calib) {
+  QuantConfig config;
+  Calibration cal = calibrate_model(m, config, calib, 2);
+  return std::make_shared<const Model>(build_quantized_model(*m, config, cal).model);
+}
+
+}  // namespace
+
+ModelCase bundled_opt_case(int64_t context, int count) {
+  const std::string dir = std::string(SQ_SOURCE_DIR) + "/models/assets/opt-bytes";
+  ModelCase c;
+  c.name = "bundled OPT";
+  c.fp32 = load_folded(dir + "/model.onnx");
+  SampleSet eval = SampleSet::load(parse_data_spec("tokens:" + dir + "/eval_tokens.npy"),
+                                   c.fp32->graph, context, count);
+  for (size_t i = 0; i < eval.size(); ++i) c.samples.push_back(eval.feeds(i));
+  c.qdq = quantize_default(
+      c.fp32, SampleSet::load(parse_data_spec("tokens:" + dir + "/calib_tokens.npy"),
+                              c.fp32->graph, context, 2));
+  return c;
+}
+
+ModelCase torch_sd_block_case() {
+  const std::string dir = data_dir() + "/torch/sd_block_c64_s8_opset14";
+  ModelCase c;
+  c.name = "SD block";
+  c.fp32 = load_folded(dir + "/model.onnx");
+  SampleSet data = SampleSet::load(parse_data_spec("inputs:" + dir + "/inputs"), c.fp32->graph, 0, 0);
+  for (size_t i = 0; i < data.size(); ++i) c.samples.push_back(data.feeds(i));
+  c.qdq = quantize_default(c.fp32, data);
+  return c;
 }
 
 }  // namespace sq::test

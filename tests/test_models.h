@@ -5,7 +5,9 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
+#include "runtime/engine/binding.h"
 #include "runtime/graph/ir.h"
 
 namespace sq::test {
@@ -18,5 +20,18 @@ std::shared_ptr<Model> attention_model(int64_t heads, int64_t seq, int64_t dim, 
 
 // Writes `count` sample folders of N(0, stddev) inputs for the model; returns the parent folder.
 std::string write_random_samples(const Model& model, int count, uint64_t seed, float stddev = 1.5f);
+
+// A model with sample feeds and its quantized (QDQ) version, for suites that run engines.
+struct ModelCase {
+  std::string name;
+  std::shared_ptr<Model> fp32;        // constants folded
+  std::shared_ptr<const Model> qdq;   // calibrated on 2 samples with the default QuantConfig
+  std::vector<TensorMap> samples;
+};
+// The bundled trained byte-level OPT (models/assets/opt-bytes) and `count` evaluation windows of
+// `context` tokens.
+ModelCase bundled_opt_case(int64_t context, int count);
+// The PyTorch-exported SD v1.5-style block (64 channels, 8x8; tests/data/torch) and its inputs.
+ModelCase torch_sd_block_case();
 
 }  // namespace sq::test

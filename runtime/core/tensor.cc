@@ -1,5 +1,7 @@
 #include "runtime/core/tensor.h"
 
+#include "runtime/core/tensor_allocator.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -29,16 +31,6 @@ std::string shape_str(const Shape& shape) {
   return s + "]";
 }
 
-namespace {
-std::shared_ptr<void> allocate(size_t bytes) {
-  size_t rounded = (bytes + 63) / 64 * 64;
-  if (rounded == 0) rounded = 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (!p) throw make_error("out of memory allocating ", bytes, " bytes");
-  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
-}
-}  // namespace
-
 size_t shape_nbytes(DType dtype, const Shape& shape, const std::string& what) {
   int64_t n = 1;
   for (int64_t d : shape) {
@@ -61,7 +53,7 @@ size_t shape_nbytes(DType dtype, const Shape& shape, const std::string& what) {
 }
 
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
-  buffer_ = allocate(shape_nbytes(dtype_, shape_));
+  buffer_ = allocate_tensor_storage(shape_nbytes(dtype_, shape_));
 }
 
 Tensor Tensor::external(DType dtype, Shape shape, std::shared_ptr<void> data) {

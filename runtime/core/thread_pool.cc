@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "runtime/core/tensor_allocator.h"
+
 namespace sq {
 
 ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
@@ -32,6 +34,9 @@ void ThreadPool::record_exception() {
 void ThreadPool::parallel_for(int64_t n, int64_t grain,
                               const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
+  // Tasks allocate from the heap, never from an arena installed on the calling thread: which
+  // task runs where varies from run to run, and an arena must see the same requests every run.
+  ScopedTensorAllocator heap_only(nullptr);
   grain = std::max<int64_t>(1, grain);
   // Every chunk gets at least `grain` items (so small jobs stay on the calling thread).
   int chunks = static_cast<int>(std::min<int64_t>(num_threads_, std::max<int64_t>(1, n / grain)));

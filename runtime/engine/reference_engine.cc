@@ -5,6 +5,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "runtime/core/tensor_allocator.h"
+#include "runtime/planner/execution_arena.h"
+
 namespace sq {
 
 namespace {
@@ -14,10 +17,15 @@ namespace {
 // (initializers) are not intermediates at all.
 class LiveBytes {
  public:
-  void add_external(const Tensor& t) { external_.insert(t.raw()); }
-  bool is_external(const Tensor& t) const { return external_.count(t.raw()) != 0; }
+  // model_buffers: the initializers' buffers, sorted (fixed per engine, so no run rebuilds a set).
+  explicit LiveBytes(const std::vector<const void*>& model_buffers) : model_(model_buffers) {}
+  void add_external(const Tensor& t) { inputs_.push_back(t.raw()); }
+  bool is_external(const Tensor& t) const {
+    return std::binary_search(model_.begin(), model_.end(), t.raw()) ||
+           std::find(inputs_.begin(), inputs_.end(), t.raw()) != inputs_.end();
+  }
   void hold(const Tensor& t) {
-    if (external_.count(t.raw())) return;
+    if (is_external(t)) return;
     auto [it, inserted] = held_.emplace(t.raw(), std::make_pair(0, t.nbytes()));
     if (inserted) {
       live_ += static_cast<int64_t>(t.nbytes());
@@ -36,7 +44,8 @@ class LiveBytes {
   int64_t peak() const { return peak_; }
 
  private:
-  std::unordered_set<const void*> external_;
+  const std::vector<const void*>& model_;
+  std::vector<const void*> inputs_;
   std::unordered_map<const void*, std::pair<int, size_t>> held_;  // buffer -> (holders, bytes)
   int64_t live_ = 0, peak_ = 0;
 };
@@ -71,6 +80,9 @@ ReferenceEngine::ReferenceEngine(std::shared_ptr<const Model> model, const OpReg
     SQ_CHECK(!t.empty_handle(), "initializer '", name, "' holds no data");
     initializer_slots_.emplace_back(slot(name), &t);
   }
+
+  for (const auto& [s, t] : initializer_slots_) initializer_buffers_.push_back(t->raw());
+  std::sort(initializer_buffers_.begin(), initializer_buffers_.end());
 
   std::string unsupported;
   int64_t opset = model_->opset();
@@ -121,18 +133,37 @@ ReferenceEngine::ReferenceEngine(std::shared_ptr<const Model> model, const OpReg
 
 TensorMap ReferenceEngine::run(const TensorMap& inputs, ThreadPool& pool,
                                const Observer* observer, KvCache* kv_cache) const {
+  RunOptions options;
+  options.observer = observer;
+  options.kv_cache = kv_cache;
+  return run(inputs, pool, options);
+}
+
+TensorMap ReferenceEngine::run(const TensorMap& inputs, ThreadPool& pool,
+                               const RunOptions& options) const {
+  const Observer* observer = options.observer;
+  KvCache* kv_cache = options.kv_cache;
+  ExecutionArena* arena = options.arena;
   const Graph& g = model_->graph;
   check_bindings(g, inputs);
-  std::vector<Tensor> slots(slot_names_.size());
-  LiveBytes live;
+  std::vector<const Tensor*> input_tensors;
+  for (const auto& vi : g.inputs) input_tensors.push_back(&inputs.at(vi.name));
+  // Declared before the slots: on an exception the intermediates are released first.
+  ArenaRun arena_run(arena, input_tensors);
+  std::vector<Tensor> own_slots;
+  std::vector<Tensor>& slots = arena ? arena->value_slots() : own_slots;
+  slots.clear();
+  slots.resize(slot_names_.size());  // with an arena: reuses the last run's capacity
+  struct ClearSlots {  // the intermediates go before the arena run ends, even on an exception
+    std::vector<Tensor>& slots;
+    ~ClearSlots() { slots.clear(); }
+  } clear_slots{slots};
+  LiveBytes live(initializer_buffers_);
   for (size_t i = 0; i < g.inputs.size(); ++i) {
     slots[input_slots_[i]] = inputs.at(g.inputs[i].name);
     live.add_external(slots[input_slots_[i]]);
   }
-  for (const auto& [s, t] : initializer_slots_) {
-    slots[s] = *t;
-    live.add_external(*t);
-  }
+  for (const auto& [s, t] : initializer_slots_) slots[s] = *t;
 
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
@@ -149,7 +180,9 @@ TensorMap ReferenceEngine::run(const TensorMap& inputs, ThreadPool& pool,
     }
     std::vector<Tensor> outs(node_outputs_[i].size());
     OpContext ctx(n, std::move(ins), &outs, pool, kv_cache);
+    if (arena) arena->begin_step(static_cast<int>(i));
     try {
+      ScopedTensorAllocator use_arena(arena);
       kernels_[i]->run(ctx);
     } catch (const Error& e) {
       throw node_error(n, e.what());
@@ -176,8 +209,13 @@ TensorMap ReferenceEngine::run(const TensorMap& inputs, ThreadPool& pool,
     const Tensor& t = slots[output_slots_[i]];
     // An output that aliases a weight or a caller's input (Identity, Reshape of an initializer)
     // is copied, so writing into a result can never change the model or the inputs.
-    result[g.outputs[i].name] = live.is_external(t) ? t.clone() : t;
+    // An output in the arena would be overwritten by the next run: copied too (the arena keeps
+    // outputs out of it; this happens only if a replay diverged from its recording).
+    const bool copy = live.is_external(t) || (arena && arena->owns(t.raw()));
+    result[g.outputs[i].name] = copy ? t.clone() : t;
   }
+  slots.clear();
+  arena_run.finish();
   return result;
 }
 

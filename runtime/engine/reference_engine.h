@@ -2,7 +2,7 @@
 // topological order, frees each intermediate after its last use (liveness), and is the oracle
 // every quantized or integer path is compared against. Prepare (op validation, kernel creation)
 // happens once in the constructor; run() is const and may be called from several threads, each
-// with its own ThreadPool.
+// with its own ThreadPool (and, optionally, its own ExecutionArena: planner/execution_arena.h).
 #pragma once
 
 #include <atomic>
@@ -15,6 +15,8 @@
 #include "runtime/ops/op.h"
 
 namespace sq {
+
+class ExecutionArena;  // planner/execution_arena.h
 
 class ReferenceEngine {
  public:
@@ -34,6 +36,16 @@ class ReferenceEngine {
   TensorMap run(const TensorMap& inputs, ThreadPool& pool, const Observer* observer = nullptr,
                 KvCache* kv_cache = nullptr) const;
 
+  struct RunOptions {
+    const Observer* observer = nullptr;
+    KvCache* kv_cache = nullptr;
+    // The session's arena: ops' outputs and scratch tensors are placed in it (after one
+    // recording run per set of input shapes), so steady-state runs allocate no tensor data.
+    // Results never alias it. One run at a time per arena; nullptr allocates from the heap.
+    ExecutionArena* arena = nullptr;
+  };
+  TensorMap run(const TensorMap& inputs, ThreadPool& pool, const RunOptions& options) const;
+
   const Model& model() const { return *model_; }
   // Largest number of bytes held by intermediates at once in the last run() to finish (for memory
   // tests). Each buffer counts once (views share their input's), graph inputs and initializers
@@ -50,6 +62,7 @@ class ReferenceEngine {
   std::vector<int> input_slots_, output_slots_;
   std::vector<std::string> slot_names_;
   std::vector<std::pair<int, const Tensor*>> initializer_slots_;
+  std::vector<const void*> initializer_buffers_;  // sorted, for LiveBytes
   mutable std::atomic<int64_t> last_peak_bytes_{0};
 };
 
