@@ -14,6 +14,7 @@
 // attend over every cached key; the mask then covers the whole sequence ([..., L or 1, L]) and
 // its last Lq rows are used.
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <vector>
@@ -48,20 +49,20 @@ struct KeyValueRows {
   const uint8_t* k = nullptr;
   const uint8_t* v = nullptr;
   int64_t k_matrix_stride = 0, v_matrix_stride = 0, lk = 0;
-  std::vector<uint8_t> own_k;  // this step's keys transposed, when there is no cache
+  Tensor own_k;  // this step's keys transposed, when there is no cache (a tensor: arenas place it)
 };
 
 KeyValueRows own_rows(const QuantInput& k, const QuantInput& v, int64_t n_mat, int64_t d,
                       int64_t lk, int64_t dv) {
   KeyValueRows kv;
-  kv.own_k.resize(static_cast<size_t>(n_mat * lk * d));
+  kv.own_k = Tensor(DType::kUInt8, {n_mat * lk * d});
   for (int64_t m = 0; m < n_mat; ++m) {
     const uint8_t* src = k.data + m * d * lk;
-    uint8_t* dst = kv.own_k.data() + m * lk * d;
+    uint8_t* dst = kv.own_k.data<uint8_t>() + m * lk * d;
     for (int64_t c = 0; c < d; ++c)
       for (int64_t j = 0; j < lk; ++j) dst[j * d + c] = src[c * lk + j];
   }
-  kv.k = kv.own_k.data();
+  kv.k = kv.own_k.data<uint8_t>();
   kv.v = v.data;
   kv.k_matrix_stride = lk * d;
   kv.v_matrix_stride = lk * dv;
@@ -226,9 +227,12 @@ class AttentionU8Kernel : public OpKernel {
     const size_t scratch_bytes = kernels::attention_scratch_bytes(lk, dv, isa);
     const int heads = per_head_ ? static_cast<int>(mult_.size()) : 1;
     float* out = y.data<float>();
+    // One kernel scratch per chunk (a job has at most num_threads chunks), each 64-byte aligned.
+    const int64_t scratch_stride = static_cast<int64_t>((scratch_bytes + 63) / 64 * 64);
+    Tensor task_scratch(DType::kUInt8, {ctx.pool().num_threads() * scratch_stride});
+    std::atomic<int64_t> next_scratch{0};
     ctx.pool().parallel_for(n_mat * blocks, 1, [&](int64_t t0, int64_t t1) {
-      std::unique_ptr<std::byte[]> raw(new std::byte[scratch_bytes + 64]);
-      void* scratch = reinterpret_cast<void*>((reinterpret_cast<uintptr_t>(raw.get()) + 63) & ~uintptr_t{63});
+      void* scratch = task_scratch.data<uint8_t>() + next_scratch.fetch_add(1) * scratch_stride;
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t m = t / blocks, b = t % blocks;
         kernels::AttentionParams p;

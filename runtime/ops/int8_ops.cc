@@ -135,16 +135,19 @@ class MatMulU8S8Kernel : public OpKernel {
     out_shape[1] = n;
     Tensor y(DType::kFloat32, out_shape);
     const int64_t batch = a.dim(0), hw = a.numel() / std::max<int64_t>(batch * k, 1);
-    std::vector<uint8_t> rows(static_cast<size_t>(hw * k));
-    std::vector<float> out_rows(static_cast<size_t>(hw * n));
+    // Scratch in tensors, so a session's arena places it (planner/execution_arena.h).
+    Tensor rows_scratch(DType::kUInt8, {hw * k});
+    Tensor out_rows_scratch(DType::kFloat32, {hw * n});
+    uint8_t* rows = rows_scratch.data<uint8_t>();
+    float* out_rows = out_rows_scratch.data<float>();
     for (int64_t b = 0; b < batch; ++b) {
       const uint8_t* src = a.data<uint8_t>() + b * k * hw;
       for (int64_t c = 0; c < k; ++c)
-        for (int64_t p = 0; p < hw; ++p) rows[static_cast<size_t>(p * k + c)] = src[c * hw + p];
-      parallel_gemm(ctx.pool(), rows.data(), hw, k, packed_, ep, out_rows.data(), n);
+        for (int64_t p = 0; p < hw; ++p) rows[p * k + c] = src[c * hw + p];
+      parallel_gemm(ctx.pool(), rows, hw, k, packed_, ep, out_rows, n);
       float* dst = y.data<float>() + b * n * hw;
       for (int64_t p = 0; p < hw; ++p)
-        for (int64_t c = 0; c < n; ++c) dst[c * hw + p] = out_rows[static_cast<size_t>(p * n + c)];
+        for (int64_t c = 0; c < n; ++c) dst[c * hw + p] = out_rows[p * n + c];
     }
     ctx.set_output(0, std::move(y));
   }
@@ -170,9 +173,10 @@ std::unique_ptr<OpKernel> make_batch_matmul_u8u8(const Node& node, int64_t) {
     if (y.numel() == 0) return ctx.set_output(0, std::move(y));
     // vpdpbusd-style kernels multiply uint8 by int8: B's values shift by -128 (b ^ 0x80), and so
     // does its zero point.
-    std::vector<int8_t> b_s8(static_cast<size_t>(b.numel()));
+    Tensor b_s8_scratch(DType::kInt8, {b.numel()});  // a tensor: an arena places it
+    int8_t* b_s8 = b_s8_scratch.data<int8_t>();
     const uint8_t* bu = b.data<uint8_t>();
-    for (size_t i = 0; i < b_s8.size(); ++i) b_s8[i] = static_cast<int8_t>(bu[i] ^ 0x80);
+    for (int64_t i = 0; i < b.numel(); ++i) b_s8[i] = static_cast<int8_t>(bu[i] ^ 0x80);
     GemmU8S8Epilogue ep;
     ep.a_zero = aq.zero;
     ep.b_zero = bq.zero - 128;
@@ -182,11 +186,11 @@ std::unique_ptr<OpKernel> make_batch_matmul_u8u8(const Node& node, int64_t) {
     float* yd = y.data<float>();
     auto one = [&](int64_t i) {
       const auto bi = static_cast<size_t>(i);
-      PackedMatrixS8 pb = kernels::pack_b_s8(b_s8.data() + plan.b_offsets[bi], k, n, n, 1);
+      PackedMatrixS8 pb = kernels::pack_b_s8(b_s8 + plan.b_offsets[bi], k, n, n, 1);
       kernels::gemm_u8s8_f32(ad + plan.a_offsets[bi], m, k, pb, 0, n, ep, yd + i * m * n, n);
     };
     if (plan.fold_batch) {  // one B for every batch: a single product with batches * m rows
-      PackedMatrixS8 pb = kernels::pack_b_s8(b_s8.data(), k, n, n, 1);
+      PackedMatrixS8 pb = kernels::pack_b_s8(b_s8, k, n, n, 1);
       parallel_gemm(ctx.pool(), ad, m * plan.batches, k, pb, ep, yd, n);
     } else {
       ctx.pool().parallel_for(plan.batches, 1, [&](int64_t b0, int64_t b1) {
