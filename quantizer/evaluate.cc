@@ -8,6 +8,7 @@
 #include "runtime/engine/decode_graph.h"
 #include "runtime/engine/generation.h"
 #include "runtime/engine/int8_engine.h"
+#include "runtime/planner/execution_arena.h"
 #include "runtime/graph/onnx_io.h"
 #include "runtime/graph/sqm_format.h"
 
@@ -107,12 +108,13 @@ PerplexityResult evaluate_perplexity(const ModelRunner& runner, const SampleSet&
   SQ_CHECK(windows.is_tokens(), "perplexity needs token data (--tokens FILE.npy)");
   const std::string out_name = logits_name(runner.model().graph);
   ThreadPool pool(threads);
+  ExecutionArena arena;  // windows of one length share one plan (the tail re-plans)
   Progress bar("evaluating", static_cast<int64_t>(windows.size()), progress);
   double total_nll = 0;
   int64_t tokens = 0;
   for (size_t w = 0; w < windows.size(); ++w) {
     const std::vector<int64_t>& ids = windows.window(w);
-    TensorMap outs = runner.run(windows.feeds(w), pool);
+    TensorMap outs = runner.run(windows.feeds(w), pool, &arena);
     const Tensor& logits = outs.at(out_name);
     const int64_t len = static_cast<int64_t>(ids.size());
     SQ_CHECK(logits.dtype() == DType::kFloat32 && logits.rank() == 3 && logits.dim(0) == 1 &&

@@ -25,10 +25,19 @@ class ModelRunner {
  public:
   ModelRunner(std::shared_ptr<const Model> model, EngineKind kind);
   explicit ModelRunner(std::unique_ptr<ReferenceEngine> engine) : engine_(std::move(engine)) {}
-  TensorMap run(const TensorMap& inputs, ThreadPool& pool) const { return engine_->run(inputs, pool); }
+  // arena: the caller's session arena (planner/execution_arena.h), or nullptr for the heap.
+  TensorMap run(const TensorMap& inputs, ThreadPool& pool, ExecutionArena* arena = nullptr) const {
+    ReferenceEngine::RunOptions options;
+    options.arena = arena;
+    return engine_->run(inputs, pool, options);
+  }
   TensorMap run_observed(const TensorMap& inputs, ThreadPool& pool,
-                         const ReferenceEngine::Observer& observer) const {
-    return engine_->run(inputs, pool, &observer);
+                         const ReferenceEngine::Observer& observer,
+                         ExecutionArena* arena = nullptr) const {
+    ReferenceEngine::RunOptions options;
+    options.observer = &observer;
+    options.arena = arena;
+    return engine_->run(inputs, pool, options);
   }
   // The graph the engine executes (for int8: the lowered one).
   const Model& model() const { return engine_->model(); }

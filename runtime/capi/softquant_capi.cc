@@ -12,6 +12,7 @@
 #include "runtime/engine/int8_engine.h"
 #include "runtime/graph/sqm_format.h"
 #include "runtime/io/mapped_file.h"
+#include "runtime/planner/execution_arena.h"
 
 struct sq_model {
   std::shared_ptr<const sq::ReferenceEngine> engine;  // owns the model (and so the mapping)
@@ -20,6 +21,9 @@ struct sq_model {
 struct sq_session {
   std::shared_ptr<const sq::ReferenceEngine> engine;
   std::unique_ptr<sq::ThreadPool> pool;
+  // The session's memory: repeated runs with the same input shapes allocate no tensor data
+  // (outputs are released before each run, so their buffers are reused too).
+  sq::ExecutionArena arena;
   sq::TensorMap inputs, outputs;
 };
 
@@ -162,7 +166,9 @@ sq_status sq_session_run(sq_session* session) {
   });
   if (s != SQ_OK) return s;
   return guarded(SQ_ERROR_RUNTIME, [&] {
-    session->outputs = session->engine->run(session->inputs, *session->pool);
+    sq::ReferenceEngine::RunOptions options;
+    options.arena = &session->arena;
+    session->outputs = session->engine->run(session->inputs, *session->pool, options);
     return SQ_OK;
   });
 }

@@ -20,6 +20,7 @@
 #include "runtime/graph/onnx_io.h"
 #include "runtime/graph/sqm_format.h"
 #include "runtime/io/npy.h"
+#include "runtime/planner/execution_arena.h"
 #include "tools/softquant/commands.h"
 
 namespace sq::cli {
@@ -30,7 +31,7 @@ struct BenchArgs {
   std::string model, inputs, engine = "fp32";
   int64_t seq = 128, decode = 0;
   int repeat = 5, threads = 2;
-  bool json = false, profile = false, engine_given = false;
+  bool json = false, profile = false, engine_given = false, no_arena = false;
 };
 
 Tensor generated_input(const ValueInfo& vi, int64_t seq, std::mt19937& rng) {
@@ -86,7 +87,8 @@ int64_t tokens_of(const TensorMap& feeds) {
 
 // Multiply-adds of the matrix products of one run, from the shapes the engine actually saw
 // (attention counted dense, as its float graph computes it, even where masked keys are skipped).
-int64_t count_macs(const ModelRunner& runner, const TensorMap& feeds, ThreadPool& pool) {
+int64_t count_macs(const ModelRunner& runner, const TensorMap& feeds, ThreadPool& pool,
+                   ExecutionArena* arena) {
   std::map<std::string, Shape> shapes;
   for (const auto& [name, t] : feeds) shapes[name] = t.shape();
   for (const auto& [name, t] : runner.model().graph.initializers) shapes[name] = t.shape();
@@ -119,12 +121,13 @@ int64_t count_macs(const ModelRunner& runner, const TensorMap& feeds, ThreadPool
     }
     macs += k * v.numel();
   };
-  runner.run_observed(feeds, pool, observe);
+  runner.run_observed(feeds, pool, observe, arena);
   return macs;
 }
 
 // Wall time per op type over one run (time between consecutive node completions), largest first.
-void print_profile(const ModelRunner& runner, const TensorMap& feeds, ThreadPool& pool) {
+void print_profile(const ModelRunner& runner, const TensorMap& feeds, ThreadPool& pool,
+                   ExecutionArena* arena) {
   std::map<std::string, std::pair<double, int>> by_op;
   auto last = std::chrono::steady_clock::now();
   ReferenceEngine::Observer observe = [&](const Node& n, size_t o, const Tensor&) {
@@ -135,7 +138,7 @@ void print_profile(const ModelRunner& runner, const TensorMap& feeds, ThreadPool
     ++e.second;
     last = now;
   };
-  runner.run_observed(feeds, pool, observe);
+  runner.run_observed(feeds, pool, observe, arena);
   std::vector<std::pair<std::string, std::pair<double, int>>> rows(by_op.begin(), by_op.end());
   std::sort(rows.begin(), rows.end(),
             [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
@@ -277,26 +280,36 @@ void bench_command(const BenchArgs& a) {
   const std::string engine_name = is_sqm_file(a.model) ? "int8" : a.engine;
   TensorMap feeds = bench_inputs(a, runner.model().graph);
   ThreadPool pool(a.threads);
-  const int64_t macs = count_macs(runner, feeds, pool);  // doubles as the warm-up run
+  // The session's arena: the warm-up run records and plans, the timed runs replay the plan.
+  ExecutionArena session_arena;
+  ExecutionArena* arena = a.no_arena ? nullptr : &session_arena;
+  const int64_t macs = count_macs(runner, feeds, pool, arena);  // doubles as the warm-up run
   std::vector<double> ms;
   for (int i = 0; i < a.repeat; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
-    runner.run(feeds, pool);
+    runner.run(feeds, pool, arena);
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(ms.begin(), ms.end());
-  if (a.profile) print_profile(runner, feeds, pool);
+  if (a.profile) print_profile(runner, feeds, pool, arena);
   const double median = ms[ms.size() / 2];
   const int64_t tokens = tokens_of(feeds);
   const double tokens_per_s = tokens / (median / 1e3);
   const double gops = 2.0 * static_cast<double>(macs) / (median / 1e3) / 1e9;
   const double rss = peak_rss_mb();
+  std::string arena_note = "no arena (tensors from the heap)";
+  if (arena) {
+    const ExecutionArena::Stats st = arena->stats();
+    arena_note = "arena " + std::to_string(st.arena_bytes / 1024) + " KiB for " +
+                 std::to_string(st.planned_buffers) + " tensors (their sizes sum to " +
+                 std::to_string(st.planned_bytes_sum / 1024) + " KiB)";
+  }
   std::printf("%s on %s, %d thread(s), %lld token(s) per run: median %.2f ms over %d run(s) "
               "(min %.2f, max %.2f), %.1f tokens/s, %.1f GOP/s (%.3f GMAC per run), peak RSS "
-              "%.1f MB\n",
+              "%.1f MB, %s\n",
               a.model.c_str(), engine_name.c_str(), a.threads, static_cast<long long>(tokens), median,
               a.repeat, ms.front(), ms.back(), tokens_per_s, gops, static_cast<double>(macs) / 1e9,
-              rss);
+              rss, arena_note.c_str());
   std::printf("load and prepare: %.1f ms, peak RSS %.1f MB\n", load_ms, load_rss);
   if (a.json) {
     Json j = Json::object();
@@ -309,6 +322,8 @@ void bench_command(const BenchArgs& a) {
     j.set("engine", engine_name);
     j.set("tokens", tokens);
     j.set("threads", static_cast<int64_t>(a.threads));
+    j.set("arena", arena != nullptr);
+    if (arena) j.set("arena_mb", static_cast<double>(arena->stats().arena_bytes) / (1024.0 * 1024.0));
     std::cout << j.dump() << "\n";
   }
 }
@@ -341,6 +356,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--json", a->json,
                 "Print {\"median_ms\", \"tokens_per_s\", \"gops\", \"peak_rss_mb\", ...} as JSON "
                 "on the last line");
+  cmd->add_flag("--no-arena", a->no_arena,
+                "Allocate every tensor from the heap instead of a session arena (for comparison)");
   cmd->add_flag("--profile", a->profile, "Also print the time per op type of one more run");
   cmd->add_option("--threads", a->threads, "Worker threads")->default_val(2)->check(CLI::Range(1, 256));
   cmd->callback([a, engine] {

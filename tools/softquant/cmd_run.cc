@@ -6,6 +6,7 @@
 #include "quantizer/evaluate.h"
 #include "runtime/graph/onnx_io.h"
 #include "runtime/io/npy.h"
+#include "runtime/planner/execution_arena.h"
 #include "tools/softquant/commands.h"
 
 namespace sq::cli {
@@ -63,7 +64,9 @@ void run_command(const RunArgs& args) {
   std::vector<std::string> paths = output_paths(model->graph, args.output_dir);
 
   ThreadPool pool(args.threads);
-  TensorMap outputs = engine.run(feeds, pool);
+  // One pass: the session arena only records it (a later run with these shapes would replay).
+  ExecutionArena arena;
+  TensorMap outputs = engine.run(feeds, pool, &arena);
 
   const bool created = !fs::exists(args.output_dir, ec);
   if (created) {
