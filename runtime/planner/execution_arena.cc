@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 
 #include "runtime/core/error.h"
@@ -190,7 +191,10 @@ void ExecutionArena::plan_from(const Recording& rec) {
   storage_ = std::make_shared<Storage>();
   storage_->buffer = heap_allocate(buffer_bytes_);
   storage_->alive = std::make_unique<std::atomic<bool>[]>(plan_.size());
-  // Output buffers are allocated now, so the first replay allocates nothing either.
+  // The arena is touched once here, so replays do not page-fault on it. Output buffers are
+  // allocated now too (the first replay allocates nothing either) but first touched by it: the
+  // caller still holds this run's outputs, and touching both now would raise the peak RSS.
+  std::memset(storage_->buffer.get(), 0, buffer_bytes_);
   outputs_.clear();
   for (const Planned& p : plan_) {
     if (p.output >= 0) outputs_.push_back(heap_allocate(p.size));

@@ -151,6 +151,13 @@ void print_profile(const ModelRunner& runner, const TensorMap& feeds, ThreadPool
   }
 }
 
+// Minor page faults of the process so far (first touches of newly mapped memory).
+int64_t minor_faults() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<int64_t>(ru.ru_minflt);
+}
+
 double peak_rss_mb() {
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
@@ -285,11 +292,13 @@ void bench_command(const BenchArgs& a) {
   ExecutionArena* arena = a.no_arena ? nullptr : &session_arena;
   const int64_t macs = count_macs(runner, feeds, pool, arena);  // doubles as the warm-up run
   std::vector<double> ms;
+  const int64_t faults_before = minor_faults();
   for (int i = 0; i < a.repeat; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     runner.run(feeds, pool, arena);
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
+  const double faults_per_run = static_cast<double>(minor_faults() - faults_before) / a.repeat;
   std::sort(ms.begin(), ms.end());
   if (a.profile) print_profile(runner, feeds, pool, arena);
   const double median = ms[ms.size() / 2];
@@ -306,10 +315,10 @@ void bench_command(const BenchArgs& a) {
   }
   std::printf("%s on %s, %d thread(s), %lld token(s) per run: median %.2f ms over %d run(s) "
               "(min %.2f, max %.2f), %.1f tokens/s, %.1f GOP/s (%.3f GMAC per run), peak RSS "
-              "%.1f MB, %s\n",
+              "%.1f MB, %.0f page faults per timed run, %s\n",
               a.model.c_str(), engine_name.c_str(), a.threads, static_cast<long long>(tokens), median,
               a.repeat, ms.front(), ms.back(), tokens_per_s, gops, static_cast<double>(macs) / 1e9,
-              rss, arena_note.c_str());
+              rss, faults_per_run, arena_note.c_str());
   std::printf("load and prepare: %.1f ms, peak RSS %.1f MB\n", load_ms, load_rss);
   if (a.json) {
     Json j = Json::object();
@@ -322,6 +331,7 @@ void bench_command(const BenchArgs& a) {
     j.set("engine", engine_name);
     j.set("tokens", tokens);
     j.set("threads", static_cast<int64_t>(a.threads));
+    j.set("page_faults_per_run", faults_per_run);
     j.set("arena", arena != nullptr);
     if (arena) j.set("arena_mb", static_cast<double>(arena->stats().arena_bytes) / (1024.0 * 1024.0));
     std::cout << j.dump() << "\n";
