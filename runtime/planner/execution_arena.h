@@ -11,7 +11,8 @@
 // the previous result (else a new one is allocated). Replay checks itself: a request whose size
 // or step differs from the recording, or a tensor still alive past its planned last step, sends
 // the rest of the run to the heap and makes the next run record again. New input shapes
-// re-record and re-plan too.
+// re-record and re-plan too. An observer (ReferenceEngine::RunOptions) must copy, not keep, the
+// tensors it is shown: their memory is reused within the run and by the next one.
 #pragma once
 
 #include <atomic>
