@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <mutex>
 
 #include "runtime/core/error.h"
@@ -188,6 +191,11 @@ void ExecutionArena::plan_from(const Recording& rec) {
     return plan_[static_cast<size_t>(a)].last < plan_[static_cast<size_t>(b)].last;
   });
   buffer_bytes_ = planner.arena_size();
+#ifdef __GLIBC__
+  // The recording run's intermediates are freed; hand the memory glibc keeps cached back to the
+  // system before the arena is touched, so that the arena does not add to the peak RSS.
+  malloc_trim(0);
+#endif
   storage_ = std::make_shared<Storage>();
   storage_->buffer = heap_allocate(buffer_bytes_);
   storage_->alive = std::make_unique<std::atomic<bool>[]>(plan_.size());
