@@ -70,10 +70,9 @@ KeyValueRows own_rows(const QuantInput& k, const QuantInput& v, int64_t n_mat, i
   return kv;
 }
 
-KeyValueRows append_to_cache(KvCache& cache, const Node& node, const QuantInput& k,
+KeyValueRows append_to_cache(KvCache& cache, int slot, const Node& node, const QuantInput& k,
                              const QuantInput& v, int64_t n_mat, int64_t d, int64_t lk,
                              int64_t dv) {
-  const int slot = static_cast<int>(node.attr_int("kv_cache_slot", -1));
   KvCache::Layer& l =
       cache.layer(slot, n_mat, d, dv, k.scale, k.zero, v.scale, v.zero, node.describe());
   const int64_t cap = cache.capacity(), past = l.length;
@@ -144,9 +143,10 @@ class AttentionU8Kernel : public OpKernel {
 
     // Keys as rows [lk][d] (from Kᵀ [d][lk]) and value rows [lk][dv], per matrix: this step's
     // own, or the cache's after appending this step's.
-    KeyValueRows kv = cache_slot_ >= 0 && ctx.kv_cache()
-                          ? append_to_cache(*ctx.kv_cache(), node, k, v, n_mat, d, lk_step, dv)
-                          : own_rows(k, v, n_mat, d, lk_step, dv);
+    KeyValueRows kv =
+        cache_slot_ >= 0 && ctx.kv_cache()
+            ? append_to_cache(*ctx.kv_cache(), cache_slot_, node, k, v, n_mat, d, lk_step, dv)
+            : own_rows(k, v, n_mat, d, lk_step, dv);
     const int64_t lk = kv.lk;
     SQ_CHECK(lk >= lq || lk == lk_step, node.describe(), ": ", lq, " query rows but ", lk,
              " cached keys");
