@@ -238,6 +238,23 @@ TEST_P(GemmU8S8, OptionGridMatchesReference) {
   }
 }
 
+// Long k on few rows: decode kernels read k in chunks longer than the grid's k (4096 values on
+// AVX2 for one or two rows), so k runs past one and two such chunks here, with a tail.
+TEST_P(GemmU8S8, LongKOnFewRowsMatchesReference) {
+  uint32_t seed = 2000;
+  for (int64_t m : {1, 2, 3}) {
+    for (int64_t k : {4095, 4097, 8195}) {
+      Case cs{m, k, 37};
+      cs.a_zero = 3;
+      cs.b_zero = m == 2 ? 5 : 0;
+      cs.col_scale = true;
+      cs.bias = true;
+      cs.seed = ++seed;
+      if (!check(cs, GetParam())) return;
+    }
+  }
+}
+
 // Long k with every product at its extreme: the int32 sums are exact (no int16 saturation, no
 // overflow) and, with scale 1, no bias, they are exactly representable floats.
 TEST_P(GemmU8S8, LongKExtremesAreExact) {

@@ -1,13 +1,45 @@
 #include "runtime/core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #include "runtime/core/tensor_allocator.h"
 
 namespace sq {
 
+namespace {
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
+
+template <typename Pred>
+bool ThreadPool::spin_until(Pred pred) const {
+  if (!spin_) return pred();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (pred()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return pred();
+  }
+}
+
 ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
+  const unsigned cpus = std::thread::hardware_concurrency();
+  spin_ = cpus == 0 || static_cast<unsigned>(num_threads_) <= cpus;
   for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
@@ -50,9 +82,9 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     job_ = &fn;
     job_n_ = n;
     job_chunks_ = chunks;
-    pending_ = chunks - 1;
+    pending_.store(chunks - 1);
     error_ = nullptr;
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_release);
   }
   work_cv_.notify_all();
   int64_t b, e;
@@ -65,6 +97,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   std::exception_ptr error;
   {
     // Workers hold a pointer to fn: wait for all of them even when our own chunk threw.
+    spin_until([this] { return pending_.load(std::memory_order_acquire) == 0; });
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [this] { return pending_ == 0; });
     job_ = nullptr;
@@ -80,11 +113,12 @@ void ThreadPool::worker_loop(int index) {
     const std::function<void(int64_t, int64_t)>* job;
     int64_t n;
     int chunks;
+    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      work_cv_.wait(lock, [&] { return stop_ || generation_.load() != seen; });
       if (stop_) return;
-      seen = generation_;
+      seen = generation_.load();
       job = job_;
       n = job_n_;
       chunks = job_chunks_;
@@ -98,7 +132,7 @@ void ThreadPool::worker_loop(int index) {
         record_exception();
       }
       std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) done_cv_.notify_one();
+      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) done_cv_.notify_one();
     }
   }
 }

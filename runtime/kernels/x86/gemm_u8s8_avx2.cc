@@ -4,7 +4,10 @@
 // k), B is sign-extended from its packed int8 layout as it is loaded (vpmovsxbw), and vpmaddwd
 // sums each k pair into int32 exactly. Micro-tile: kMr rows x 16 columns = 2 * kMr ymm
 // accumulators. For k > kKc the int32 partial sums are parked in C (as int32 bit patterns)
-// between chunks, so there is no allocation and no limit on k.
+// between chunks, so there is no allocation and no limit on k. With one or two rows (decode) the
+// chunk is kKcDecode long, so for k up to that packed B is read front to back in one pass: one
+// sequential stream the hardware prefetcher follows, instead of a jump to the next panel every
+// kKc values.
 #include <immintrin.h>
 
 #include <cstring>
@@ -16,17 +19,26 @@ namespace {
 
 constexpr int kMr = 4;
 constexpr int kNr = kAvx2Layout.nr;
-constexpr int64_t kKc = 512;  // k values per chunk (even)
-static_assert(kNr == 16 && kAvx2Layout.kg == 2 && kKc % 16 == 0);
+constexpr int64_t kKc = 512;         // k values per chunk (even)
+constexpr int64_t kKcDecode = 4096;  // k values per chunk with one or two rows
+static_assert(kNr == 16 && kAvx2Layout.kg == 2 && kKc % 16 == 0 && kKcDecode % 16 == 0);
+
+// k values per chunk (and the stride of a widened A row) for an MR-row block.
+template <int MR>
+constexpr int64_t chunk_of() {
+  return MR <= 2 ? kKcDecode : kKc;
+}
+constexpr int64_t kAbufValues = kMr * kKc > 2 * kKcDecode ? kMr * kKc : 2 * kKcDecode;
 
 int64_t min64(int64_t x, int64_t y) { return x < y ? x : y; }
 
-// dst[r * kKc + kk] = A[r][kk] for kk < kc, 0 for kc <= kk < kc_pad; rows r < mr. Reads no byte
-// of A past column kc.
-void widen_a(const uint8_t* a, int64_t lda, int mr, int64_t kc, int64_t kc_pad, int16_t* dst) {
+// dst[r * stride + kk] = A[r][kk] for kk < kc, 0 for kc <= kk < kc_pad; rows r < mr. Reads no
+// byte of A past column kc.
+void widen_a(const uint8_t* a, int64_t lda, int mr, int64_t kc, int64_t kc_pad, int64_t stride,
+             int16_t* dst) {
   for (int r = 0; r < mr; ++r) {
     const uint8_t* src = a + r * lda;
-    int16_t* d = dst + r * kKc;
+    int16_t* d = dst + r * stride;
     int64_t kk = 0;
     for (; kk + 16 <= kc; kk += 16) {
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + kk));
@@ -63,11 +75,11 @@ inline __attribute__((always_inline)) void accumulate(const int16_t* ap, const i
     // memory: fetch 4 KB ahead.
     if constexpr (MR <= 2) _mm_prefetch(reinterpret_cast<const char*>(bp) + 4096, _MM_HINT_T0);
     bp += 32;
-#define SQ_GEMM_ROW(r)                                              \
-  if constexpr (MR > r) {                                           \
-    const __m256i av = broadcast_pair(ap + r * kKc + 2 * p);        \
-    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(av, b0)); \
-    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(av, b1)); \
+#define SQ_GEMM_ROW(r)                                                  \
+  if constexpr (MR > r) {                                               \
+    const __m256i av = broadcast_pair(ap + r * chunk_of<MR>() + 2 * p); \
+    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(av, b0));     \
+    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(av, b1));     \
   }
     SQ_GEMM_ROW(0)
     SQ_GEMM_ROW(1)
@@ -160,10 +172,11 @@ void row_block(const GemmArgs& g, int64_t i0, int16_t* abuf) {
   int32_t row_terms[MR];
   for (int r = 0; r < MR; ++r) row_terms[r] = row_term(g, i0 + r);
   const int64_t panel_bytes = g.k_pad * kNr;
-  for (int64_t k0 = 0; k0 < g.k; k0 += kKc) {
-    const int64_t kc = min64(kKc, g.k - k0);
+  constexpr int64_t kChunk = chunk_of<MR>();
+  for (int64_t k0 = 0; k0 < g.k; k0 += kChunk) {
+    const int64_t kc = min64(kChunk, g.k - k0);
     const int64_t kc_pad = (kc + 1) & ~int64_t{1};
-    widen_a(g.a + i0 * g.lda + k0, g.lda, MR, kc, kc_pad, abuf);
+    widen_a(g.a + i0 * g.lda + k0, g.lda, MR, kc, kc_pad, kChunk, abuf);
     Tile t{&g, i0, 0, 0, k0 == 0, k0 + kc >= g.k, row_terms};
     for (int64_t j0 = g.n_begin; j0 < g.n_end; j0 += kNr) {
       t.j0 = j0;
@@ -176,7 +189,7 @@ void row_block(const GemmArgs& g, int64_t i0, int16_t* abuf) {
 }  // namespace
 
 void gemm_avx2(const GemmArgs& g) {
-  alignas(32) int16_t abuf[kMr * kKc];
+  alignas(32) int16_t abuf[kAbufValues];
   int64_t i0 = 0;
   for (; i0 + kMr <= g.m; i0 += kMr) row_block<kMr>(g, i0, abuf);
   switch (g.m - i0) {
