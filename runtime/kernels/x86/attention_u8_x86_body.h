@@ -21,6 +21,12 @@
 //      the pairs of a row are nonzero (long rows: most probabilities round to 0 at 8 bits), the
 //      P·V runs over the list of nonzero pairs only — the same integer sums, exactly.
 //   4. Epilogue v_scale * fma(p_mult, acc, p_add * vsum).
+// A call for one query row (decoding with a KV cache) takes its own path: nothing is packed or
+// widened ahead (packing V or 8-row Q groups would cost more than the row itself). Scores are dot
+// products of Q - q_zero with raw K rows, 8 keys reduced together, and the zero points leave
+// through exact identities: sum (q')(K - kz) = sum q'K - kz sum q', and
+// sum_j w_j (V_j - vz) = sum_j w_j V_j - vz sum_j w_j (all mod 2^32, exact where the result
+// fits int32). The softmax, quantizer and epilogue are the same functions as above.
 #pragma once
 
 #if !defined(SQ_ATTN_DOT_ACC) || !defined(SQ_ATTN_ENTRY)
@@ -419,6 +425,159 @@ void epilogue(const AttentionParams& p, const int32_t* acc, const int32_t* vsum,
   for (; c < p.dv; ++c) o[c] = attention_epilogue(acc[c], vsum[c], pm, pa, p.v_scale);
 }
 
+// --- One query row.
+
+// Lane l = the sum of v[l]'s 8 lanes.
+inline __m256i reduce8(const __m256i (&v)[8]) {
+  const __m256i a = _mm256_hadd_epi32(v[0], v[1]), b = _mm256_hadd_epi32(v[2], v[3]);
+  const __m256i c = _mm256_hadd_epi32(v[4], v[5]), d = _mm256_hadd_epi32(v[6], v[7]);
+  const __m256i ab = _mm256_hadd_epi32(a, b), cd = _mm256_hadd_epi32(c, d);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(ab, cd, 0x20),
+                          _mm256_permute2x128_si256(ab, cd, 0x31));
+}
+
+// sum_c qw[c] * K[c] over c < d (mod 2^32); qw is Q - q_zero as int16, zero past d, and d16
+// = d rounded down to 16. Reads no byte of the K row past d.
+inline __m256i row_dot(const int16_t* qw, const uint8_t* k, int64_t d, int64_t d16) {
+  __m256i acc = _mm256_setzero_si256();
+  int64_t c = 0;
+  for (; c < d16; c += 16) {
+    const __m256i kv = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + c)));
+    acc = SQ_ATTN_DOT_ACC(acc, kv, _mm256_load_si256(reinterpret_cast<const __m256i*>(qw + c)));
+  }
+  if (c < d) {
+    alignas(16) uint8_t tail[16] = {};
+    std::memcpy(tail, k + c, static_cast<size_t>(d - c));
+    const __m256i kv = _mm256_cvtepu8_epi16(_mm_load_si128(reinterpret_cast<const __m128i*>(tail)));
+    acc = SQ_ATTN_DOT_ACC(acc, kv, _mm256_load_si256(reinterpret_cast<const __m256i*>(qw + c)));
+  }
+  return acc;
+}
+
+// Scores of row i for keys [0, lim8) into sc (masked and keys >= lim: -inf), as scores_8x8.
+void single_row_scores(const AttentionParams& p, int64_t i, int64_t lim, float* sc) {
+  alignas(32) int16_t qw[kAttentionMaxFastD + 16] = {};
+  const uint8_t* q = p.q + i * p.q_stride;
+  uint32_t qsum = 0;
+  for (int64_t c = 0; c < p.d; ++c) {
+    qw[c] = static_cast<int16_t>(q[c] - p.q_zero);
+    qsum += static_cast<uint32_t>(qw[c]);
+  }
+  const __m256i kz_qsum = _mm256_set1_epi32(static_cast<int32_t>(static_cast<uint32_t>(p.k_zero) * qsum));
+  const int64_t d16 = p.d / 16 * 16;
+  const __m256 cv = _mm256_set1_ps(attention_score_multiplier(p)),
+               neg_inf = _mm256_set1_ps(-std::numeric_limits<float>::infinity()),
+               lowest = _mm256_set1_ps(-1e30f);
+  const __m256i lim_v = _mm256_set1_epi32(static_cast<int32_t>(lim));
+  for (int64_t j = 0; j < lim; j += 8) {
+    __m256i dots[8];
+    for (int l = 0; l < 8; ++l) {
+      dots[l] = j + l < lim ? row_dot(qw, p.k + (j + l) * p.k_stride, p.d, d16)
+                            : _mm256_setzero_si256();
+    }
+    const __m256i acc = _mm256_sub_epi32(reduce8(dots), kz_qsum);
+    const __m256 s = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), cv, load_mask(p, i, j));
+    const __m256i keys = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(j)),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256 in_range = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lim_v, keys));
+    const __m256 valid = _mm256_and_ps(in_range, _mm256_cmp_ps(s, lowest, _CMP_GT_OQ));
+    _mm256_store_ps(sc + j, _mm256_blendv_ps(neg_inf, s, valid));
+  }
+}
+
+// out[c] = sum over pairs jp (jp < n, or kSparse: the pairs nz[0..n)) of
+// w[jp].lo * V[2 jp][c] + w[jp].hi * V[2 jp + 1][c], for c < dv, reading raw V (mod 2^32). A pair
+// whose second key is at or past lk reads only its first.
+template <bool kSparse>
+void single_row_pv(const AttentionParams& p, const int32_t* w, const int32_t* nz, int64_t n,
+                   int32_t* out) {
+  constexpr int kChunks = 4;  // 16-column chunks per pass: 2 accumulators each
+  const int64_t dv16 = p.dv / 16 * 16;
+  for (int64_t c0 = 0; c0 < dv16; c0 += 16 * kChunks) {
+    const int nc = dv16 - c0 < 16 * kChunks ? static_cast<int>((dv16 - c0) / 16) : kChunks;
+    __m256i lo[kChunks], hi[kChunks];
+    for (int x = 0; x < kChunks; ++x) lo[x] = hi[x] = _mm256_setzero_si256();
+    for (int64_t t = 0; t < n; ++t) {
+      const int64_t jp = kSparse ? nz[t] : t;
+      const __m256i wv = _mm256_set1_epi32(w[jp]);
+      const uint8_t* r0 = p.v + 2 * jp * p.v_stride + c0;
+      const uint8_t* r1 = 2 * jp + 1 < p.lk ? r0 + p.v_stride : nullptr;
+      for (int x = 0; x < nc; ++x) {
+        const __m256i a =
+            _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + 16 * x)));
+        const __m256i b = r1 ? _mm256_cvtepu8_epi16(_mm_loadu_si128(
+                                   reinterpret_cast<const __m128i*>(r1 + 16 * x)))
+                             : _mm256_setzero_si256();
+        // (a, b) interleaved: lo holds columns 0-3 and 8-11 of the chunk, hi 4-7 and 12-15.
+        lo[x] = SQ_ATTN_DOT_ACC(lo[x], wv, _mm256_unpacklo_epi16(a, b));
+        hi[x] = SQ_ATTN_DOT_ACC(hi[x], wv, _mm256_unpackhi_epi16(a, b));
+      }
+    }
+    for (int x = 0; x < nc; ++x) {
+      int32_t* o = out + c0 + 16 * x;
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), _mm256_permute2x128_si256(lo[x], hi[x], 0x20));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 8),
+                          _mm256_permute2x128_si256(lo[x], hi[x], 0x31));
+    }
+  }
+  for (int64_t c = dv16; c < p.dv; ++c) {
+    uint32_t a = 0;
+    for (int64_t t = 0; t < n; ++t) {
+      const int64_t jp = kSparse ? nz[t] : t;
+      const int32_t pair = w[jp];
+      const int32_t w_lo = static_cast<int16_t>(pair & 0xffff), w_hi = static_cast<int16_t>(pair >> 16);
+      a += static_cast<uint32_t>(w_lo) * p.v[2 * jp * p.v_stride + c];
+      if (2 * jp + 1 < p.lk) a += static_cast<uint32_t>(w_hi) * p.v[(2 * jp + 1) * p.v_stride + c];
+    }
+    out[c] = static_cast<int32_t>(a);
+  }
+}
+
+// out[c] -= v_zero * (sum of the weights of w's pairs, all of them or kSparse: nz[0..n)).
+template <bool kSparse>
+void remove_v_zero(const AttentionParams& p, const int32_t* w, const int32_t* nz, int64_t n,
+                   int32_t* out) {
+  uint32_t wsum = 0;
+  for (int64_t t = 0; t < n; ++t) {
+    const int32_t pair = w[kSparse ? nz[t] : t];
+    wsum += static_cast<uint32_t>(static_cast<int16_t>(pair & 0xffff)) +
+            static_cast<uint32_t>(static_cast<int16_t>(pair >> 16));
+  }
+  const uint32_t z = static_cast<uint32_t>(p.v_zero) * wsum;
+  for (int64_t c = 0; c < p.dv; ++c) out[c] = static_cast<int32_t>(static_cast<uint32_t>(out[c]) - z);
+}
+
+// Row i alone; the same values as the block path.
+void single_row(const AttentionParams& p, int64_t i, const Scratch& s) {
+  float* o = p.o + i * p.o_stride;
+  const int64_t lim = attention_key_limit(p, i);
+  int32_t* w = s.w;
+  int32_t* ind = s.w + kRows * (s.lk8 / 2);
+  int64_t nnz = 0, n_valid = 0;
+  if (lim > 0) {
+    single_row_scores(p, i, lim, s.scores);
+    n_valid = row_softmax(p, s.scores, lim, w, ind, s.nz, &nnz);
+  }
+  if (n_valid == 0) {
+    for (int64_t c = 0; c < p.dv; ++c) o[c] = 0.0f;
+    return;
+  }
+  const int64_t npairs = (lim + 1) / 2;
+  if (2 * nnz < npairs) {
+    single_row_pv<true>(p, w, s.nz, nnz, s.acc);
+    remove_v_zero<true>(p, w, s.nz, nnz, s.acc);
+  } else {
+    single_row_pv<false>(p, w, nullptr, npairs, s.acc);
+    remove_v_zero<false>(p, w, nullptr, npairs, s.acc);
+  }
+  if (n_valid == lim) {  // row_softmax left ind alone: every key below lim is valid
+    for (int64_t jp = 0; jp < npairs; ++jp) ind[jp] = pair16(1, 2 * jp + 1 < lim ? 1 : 0);
+  }
+  single_row_pv<false>(p, ind, nullptr, npairs, s.vsum);
+  remove_v_zero<false>(p, ind, nullptr, npairs, s.vsum);
+  epilogue(p, s.acc, s.vsum, n_valid, o);
+}
+
 }  // namespace
 
 // Computes rows [row_begin, row_end) (attention_u8.h); scratch as attention_u8_avx2_scratch_bytes.
@@ -426,6 +585,10 @@ void SQ_ATTN_ENTRY(const AttentionParams& p, int64_t row_begin, int64_t row_end,
   assert(attention_fast_path_ok(p) && p.p_scale > 0);
   Scratch s;
   scratch_bytes(p.lk, p.dv, &s, static_cast<char*>(scratch));
+  if (row_end - row_begin == 1) {
+    single_row(p, row_begin, s);
+    return;
+  }
   const int64_t call_lim = attention_key_limit(p, row_end - 1);
   pack_v(p, call_lim, s.vp, s.dv8);
   for (int64_t c = 0; c < s.dv8; ++c) s.prefix[c] = 0;
