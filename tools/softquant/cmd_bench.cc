@@ -125,30 +125,71 @@ int64_t count_macs(const ModelRunner& runner, const TensorMap& feeds, ThreadPool
   return macs;
 }
 
-// Wall time per op type over one run (time between consecutive node completions), largest first.
+// Wall time per op type (time between consecutive node completions; restart() marks the start of
+// a run), printed largest first.
+class OpProfile {
+ public:
+  void restart() { last_ = std::chrono::steady_clock::now(); }
+  ReferenceEngine::Observer observer() {
+    return [this](const Node& n, size_t o, const Tensor&) {
+      if (o != 0) return;
+      const auto now = std::chrono::steady_clock::now();
+      auto& e = by_op_[n.domain.empty() ? n.op_type : n.domain + "::" + n.op_type];
+      e.first += std::chrono::duration<double, std::milli>(now - last_).count();
+      ++e.second;
+      last_ = now;
+    };
+  }
+  // `what` names the runs profiled; `wall_ms` > 0 adds a row for the time outside the ops.
+  void print(const char* what, double wall_ms = 0) const {
+    std::vector<std::pair<std::string, std::pair<double, int>>> rows(by_op_.begin(), by_op_.end());
+    std::sort(rows.begin(), rows.end(),
+              [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
+    double total = 0;
+    for (const auto& r : rows) total += r.second.first;
+    std::printf("profile of %s (%.2f ms in ops), by op type:\n", what, total);
+    for (const auto& [op, e] : rows) {
+      if (e.first < 0.005 * total) break;
+      std::printf("  %-40s %9.2f ms %5.1f%%  (%d nodes)\n", op.c_str(), e.first,
+                  100 * e.first / total, e.second);
+    }
+    if (wall_ms > 0) {
+      std::printf("  %-40s %9.2f ms\n", "(outside the ops: generation loop)", wall_ms - total);
+    }
+  }
+
+ private:
+  std::map<std::string, std::pair<double, int>> by_op_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
 void print_profile(const ModelRunner& runner, const TensorMap& feeds, ThreadPool& pool,
                    ExecutionArena* arena) {
-  std::map<std::string, std::pair<double, int>> by_op;
-  auto last = std::chrono::steady_clock::now();
-  ReferenceEngine::Observer observe = [&](const Node& n, size_t o, const Tensor&) {
-    if (o != 0) return;
-    const auto now = std::chrono::steady_clock::now();
-    auto& e = by_op[n.domain.empty() ? n.op_type : n.domain + "::" + n.op_type];
-    e.first += std::chrono::duration<double, std::milli>(now - last).count();
-    ++e.second;
-    last = now;
+  OpProfile profile;
+  profile.restart();
+  runner.run_observed(feeds, pool, profile.observer(), arena);
+  profile.print("one run");
+}
+
+// Op profile of the decode steps (not the prefill) of one more generation.
+void print_decode_profile(const ModelRunner& runner, const std::vector<int64_t>& prompt,
+                          int64_t steps, ThreadPool& pool) {
+  OpProfile profile;
+  ReferenceEngine::Observer timed = profile.observer();
+  bool decoding = false;
+  ReferenceEngine::Observer observe = [&](const Node& n, size_t o, const Tensor& v) {
+    if (decoding) timed(n, o, v);
   };
-  runner.run_observed(feeds, pool, observe, arena);
-  std::vector<std::pair<std::string, std::pair<double, int>>> rows(by_op.begin(), by_op.end());
-  std::sort(rows.begin(), rows.end(),
-            [](const auto& a, const auto& b) { return a.second.first > b.second.first; });
-  double total = 0;
-  for (const auto& r : rows) total += r.second.first;
-  std::printf("profile of one run (%.2f ms), by op type:\n", total);
-  for (const auto& [op, e] : rows) {
-    if (e.first < 0.005 * total) break;
-    std::printf("  %-40s %9.2f ms %5.1f%%  (%d nodes)\n", op.c_str(), e.first, 100 * e.first / total, e.second);
-  }
+  GenerationOptions opt;
+  opt.max_new = steps + 1;
+  opt.observer = &observe;
+  opt.on_token = [&](int64_t, int64_t) {
+    decoding = true;
+    profile.restart();
+  };
+  const GenerationResult r = generate_greedy(runner.engine(), prompt, opt, pool);
+  const std::string what = std::to_string(steps) + " decode steps";
+  profile.print(what.c_str(), r.decode_ms);
 }
 
 // Minor page faults of the process so far (first touches of newly mapped memory).
@@ -260,6 +301,7 @@ void bench_decode(const BenchArgs& a) {
                 "read bandwidth (%.1f GB/s, %d thread(s), measured now)\n",
                 weight_bytes / 1e6, weight_gbps, 100 * weight_gbps / read_gbps, read_gbps, a.threads);
   }
+  if (a.profile) print_decode_profile(runner, prompt, a.decode, pool);
   if (a.json) {
     Json j = Json::object();
     j.set("decode_tokens_per_s", tokens_per_s);
