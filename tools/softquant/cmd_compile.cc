@@ -205,8 +205,8 @@ void add_compile_command(CLI::App& app) {
                   "in the .sqm (e.g. --plan-shape input_ids=1x128 --plan-shape attention_mask=1x128). "
                   "compile runs the model once on zero-filled inputs of these shapes and stores "
                   "where each tensor of a run goes in one arena buffer; a session whose inputs "
-                  "have these shapes allocates that buffer up front and never records its own "
-                  "plan. Inputs with only static dimensions need none; without it for an input "
+                  "have these shapes allocates that buffer when it is made and replays the plan "
+                  "from its first run instead of recording one. Inputs with only static dimensions need none; without it for an input "
                   "with a symbolic dimension, no plan is stored")
       ->allow_extra_args(false);
   cmd->add_option("--plan-threads", a->plan_threads,
