@@ -18,6 +18,8 @@
 // planner/memory_plan.h): the first one's buffer is allocated at once, and a run whose input
 // shapes match a seeded plan replays it without a recording run. Replay checks a seeded plan as
 // it checks a recorded one; one that diverges is dropped, and those shapes record as usual.
+// Some kernel scratch is sized per pool thread (AttentionU8); a smaller request is served from
+// its larger planned slot, so a plan made with N threads serves sessions of up to N threads.
 #pragma once
 
 #include <atomic>
