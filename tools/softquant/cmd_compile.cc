@@ -84,31 +84,37 @@ std::map<std::string, Shape> parse_plan_shapes(const std::vector<std::string>& s
   return shapes;
 }
 
-// The shape of every graph input for the planning run: --plan-shape, else its static shape.
+// "" if every dimension of the input is static, else the first that is not, in words.
+std::string first_unset_dim(const ValueInfo& vi) {
+  if (!vi.has_shape) return "an unknown shape";
+  for (size_t d = 0; d < vi.dims.size(); ++d) {
+    if (vi.dims[d].known()) continue;
+    const std::string& name = vi.dims[d].param;
+    return "a symbolic dimension " + std::to_string(d) + (name.empty() ? "" : " ('" + name + "')");
+  }
+  return "";
+}
+
+// Zero-filled inputs for the planning run: each --plan-shape, else the input's static shape.
 // nullopt (with one stderr line naming the input and the flag) if an input has a symbolic or
 // unknown dimension that no --plan-shape sets.
 std::optional<TensorMap> plan_inputs(const Graph& g, const std::map<std::string, Shape>& given) {
   TensorMap feeds;
   for (const ValueInfo& vi : g.inputs) {
     auto it = given.find(vi.name);
-    Shape shape;
     if (it != given.end()) {
-      shape = it->second;
-    } else {
-      for (size_t d = 0; d < vi.dims.size() || !vi.has_shape; ++d) {
-        if (vi.has_shape && vi.dims[d].known()) {
-          shape.push_back(vi.dims[d].value);
-          continue;
-        }
-        const std::string dim = !vi.has_shape ? "an unknown shape"
-                                : "a symbolic dimension " + std::to_string(d) +
-                                      (vi.dims[d].param.empty() ? "" : " ('" + vi.dims[d].param + "')");
-        std::fprintf(stderr, "compile: no memory plan stored: input '%s' has %s; give its shape "
-                     "with --plan-shape %s=D0xD1x... to store one\n", vi.name.c_str(), dim.c_str(),
-                     vi.name.c_str());
-        return std::nullopt;
-      }
+      feeds[vi.name] = Tensor::zeros(vi.dtype, it->second);
+      continue;
     }
+    const std::string unset = first_unset_dim(vi);
+    if (!unset.empty()) {
+      std::fprintf(stderr, "compile: no memory plan stored: input '%s' has %s; give its shape "
+                   "with --plan-shape %s=D0xD1x... to store one\n", vi.name.c_str(),
+                   unset.c_str(), vi.name.c_str());
+      return std::nullopt;
+    }
+    Shape shape;
+    for (const Dim& d : vi.dims) shape.push_back(d.value);
     feeds[vi.name] = Tensor::zeros(vi.dtype, shape);
   }
   return feeds;
@@ -130,10 +136,9 @@ MemoryPlan record_plan(const ReferenceEngine& engine, const TensorMap& feeds, in
 // The memory plan to store: nullopt when shapes are missing or (without --plan-shape) the
 // planning run fails, with one line on stderr saying why. With --plan-shape, a failing run is an
 // error.
-std::optional<MemoryPlan> make_plan(const ReferenceEngine& engine, const CompileArgs& a) {
-  const Graph& g = engine.model().graph;
-  const std::map<std::string, Shape> given = parse_plan_shapes(a.plan_shapes, g);
-  std::optional<TensorMap> feeds = plan_inputs(g, given);
+std::optional<MemoryPlan> make_plan(const ReferenceEngine& engine, const CompileArgs& a,
+                                    const std::map<std::string, Shape>& given) {
+  std::optional<TensorMap> feeds = plan_inputs(engine.model().graph, given);
   if (!feeds) return std::nullopt;
   try {
     return record_plan(engine, *feeds, plan_threads(a));
@@ -158,7 +163,7 @@ void compile_command(const CompileArgs& a) {
   // model the runtime cannot run is refused here rather than written and refused at load.
   make_int8_engine_from_lowered(std::make_shared<Model>(lowered));
   // --plan-shape names and shapes are checked before any work on weights.
-  parse_plan_shapes(a.plan_shapes, lowered.graph);
+  const std::map<std::string, Shape> plan_shapes = parse_plan_shapes(a.plan_shapes, lowered.graph);
   lowered.metadata["softquant.lowering"] = report.summary();
   lowered.metadata["softquant.source"] = a.model;
   std::string packing = "weights unpacked (packed at load)";
@@ -171,7 +176,7 @@ void compile_command(const CompileArgs& a) {
   }
   // The plan comes from the engine a loader of the file builds: the model as stored.
   std::optional<MemoryPlan> plan =
-      make_plan(*make_int8_engine_from_lowered(std::make_shared<Model>(lowered)), a);
+      make_plan(*make_int8_engine_from_lowered(std::make_shared<Model>(lowered)), a, plan_shapes);
   if (plan) lowered.memory_plans.push_back(*plan);
   const SqmWriteStats st = save_sqm(lowered, a.output);
   std::printf("%s\n", report.summary().c_str());
