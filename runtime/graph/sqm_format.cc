@@ -559,8 +559,8 @@ Model load_sqm_impl(std::shared_ptr<void> owner, const uint8_t* data, size_t siz
   const uint64_t table_offset = get_u64(data + 40);
   const bool with_plans = version >= kFirstVersionWithPlans;
   const uint32_t want_sections = with_plans ? 3 : 2;
-  if (header_size != kSqmHeaderSize || sections != want_sections || table_offset != kSqmHeaderSize ||
-      get_u64(data + 48) != 0 || get_u64(data + 56) != 0) {
+  if (header_size != kSqmHeaderSize || sections != want_sections ||
+      table_offset != kSqmHeaderSize || get_u64(data + 48) != 0 || get_u64(data + 56) != 0) {
     throw bad("corrupted .sqm header (header size ", header_size, ", ", sections,
               " sections at ", table_offset, ")");
   }

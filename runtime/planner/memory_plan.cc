@@ -40,8 +40,8 @@ std::string buffer_error(const MemoryPlan& plan, size_t k, int32_t previous_firs
     return text(which, " has lifetime [", b.first, ", ", b.last, "]");
   }
   if (b.first < previous_first) {
-    return text(which, " is created at step ", b.first, ", before the previous one (", previous_first,
-                ")");
+    return text(which, " is created at step ", b.first, ", before the previous one (",
+                previous_first, ")");
   }
   if (b.output >= 0) {
     if (static_cast<size_t>(b.output) >= output_seen->size() || (*output_seen)[b.output]) {
