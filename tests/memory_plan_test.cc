@@ -530,5 +530,57 @@ TEST(SqmPlanCli, CompileStoresThePlanAndBenchReplaysIt) {
   EXPECT_NE(r.out.find("--plan-shape"), std::string::npos) << r.out;
 }
 
+ValueInfo static_input(const std::string& name, DType dtype, const Shape& shape) {
+  ValueInfo vi;
+  vi.name = name;
+  vi.dtype = dtype;
+  vi.has_type = vi.has_shape = true;
+  for (int64_t d : shape) vi.dims.push_back(Dim{d, ""});
+  return vi;
+}
+
+// A QDQ graph with static inputs whose run fails on zeros: y = DQ(Q(x)) + Range(0, 4, d), and a
+// zero step d is an error. Its planning run on zero-filled inputs fails.
+Model fails_on_zeros() {
+  Model m;
+  m.opset_imports[""] = 17;
+  Graph& g = m.graph;
+  g.inputs = {static_input("x", DType::kFloat32, {4}), static_input("d", DType::kInt64, {})};
+  g.outputs = {static_input("y", DType::kFloat32, {4})};
+  g.initializers["scale"] = Tensor::from_vector<float>({}, {0.1f});
+  g.initializers["zp"] = Tensor::from_vector<uint8_t>({}, {128});
+  g.initializers["start"] = Tensor::from_vector<int64_t>({}, {0});
+  g.initializers["limit"] = Tensor::from_vector<int64_t>({}, {4});
+  auto node = [&](const std::string& op, std::vector<std::string> in, const std::string& out) {
+    Node n;
+    n.name = out + "_node";
+    n.op_type = op;
+    n.inputs = std::move(in);
+    n.outputs = {out};
+    g.nodes.push_back(std::move(n));
+  };
+  node("QuantizeLinear", {"x", "scale", "zp"}, "xq");
+  node("DequantizeLinear", {"xq", "scale", "zp"}, "xd");
+  node("Range", {"start", "limit", "d"}, "r");
+  node("Cast", {"r"}, "rf");
+  g.nodes.back().attrs["to"] = Attribute::of_int(1);
+  node("Add", {"xd", "rf"}, "y");
+  return m;
+}
+
+// Without --plan-shape, a planning run that fails is a one-line warning and the file is written
+// without a plan.
+TEST(SqmPlanCli, FailingPlanningRunWithoutPlanShapeWarnsAndWritesNoPlan) {
+  const std::string dir = test::temp_dir();
+  save_onnx(fails_on_zeros(), dir + "/z.onnx");
+  test::CliResult r = test::run_cli("compile " + dir + "/z.onnx -o " + dir + "/z.sqm");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("warning: no memory plan stored: the planning run"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("delta is 0"), std::string::npos) << r.err;
+  EXPECT_TRUE(load_sqm(dir + "/z.sqm").memory_plans.empty());
+}
+
 }  // namespace
 }  // namespace sq
