@@ -109,6 +109,7 @@ PerplexityResult evaluate_perplexity(const ModelRunner& runner, const SampleSet&
   const std::string out_name = logits_name(runner.model().graph);
   ThreadPool pool(threads);
   ExecutionArena arena;  // windows of one length share one plan (the tail re-plans)
+  arena.seed(runner.model().memory_plans);  // a compiled model's stored plans, if any
   Progress bar("evaluating", static_cast<int64_t>(windows.size()), progress);
   double total_nll = 0;
   int64_t tokens = 0;

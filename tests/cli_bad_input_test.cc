@@ -350,6 +350,13 @@ const Case kCases[] = {
     {"compile_output_unwritable", "compile {D}/qdq.onnx -o /proc/sq_m.sqm", "/proc/sq_m.sqm: cannot write"},
     {"compile_output_is_dir", "compile {D}/qdq.onnx -o {O}", "{O}: is a directory"},
     {"compile_output_disk_full", "compile {D}/qdq.onnx -o {O}/m.sqm", "m.sqm: write failed (File too large)", kFullDisk},
+    {"compile_plan_shape_unknown_input", "compile {D}/qdq.onnx --plan-shape x=1x2 -o {O}/m.sqm", "--plan-shape 'x=1x2': the model has no input 'x'"},
+    {"compile_plan_shape_malformed", "compile {D}/qdq.onnx --plan-shape q=1xAx8x8 -o {O}/m.sqm", "--plan-shape 'q=1xAx8x8': expected NAME=D0xD1x..."},
+    {"compile_plan_shape_no_name", "compile {D}/qdq.onnx --plan-shape 1x2x8x8 -o {O}/m.sqm", "--plan-shape '1x2x8x8': expected NAME=D0xD1x..."},
+    {"compile_plan_shape_zero_dim", "compile {D}/qdq.onnx --plan-shape q=1x0x8x8 -o {O}/m.sqm", "positive integer dimensions"},
+    {"compile_plan_shape_wrong_rank", "compile {D}/qdq.onnx --plan-shape q=1x2x8 -o {O}/m.sqm", "input 'q' has rank 4, not 3"},
+    {"compile_plan_shape_not_static", "compile {D}/qdq.onnx --plan-shape q=1x2x8x9 -o {O}/m.sqm", "dimension 3 of input 'q' is 8"},
+    {"compile_plan_shape_twice", "compile {D}/qdq.onnx --plan-shape q=1x2x8x8 --plan-shape q=1x2x8x8 -o {O}/m.sqm", "input 'q' given twice"},
 
     // models build: config / weights files -> an ONNX model.
     {"build_opt_missing_config", "models build opt --config {D}/nope.json -o {O}/m.onnx", "nope.json"},

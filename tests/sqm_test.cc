@@ -23,6 +23,7 @@
 #include "runtime/io/mapped_file.h"
 #include "runtime/io/npy.h"
 #include "runtime/ops/int8_packed_weight.h"
+#include "runtime/planner/execution_arena.h"
 #include "tests/test_util.h"
 
 namespace sq {
@@ -210,12 +211,14 @@ TEST(Sqm, MappedPagesAreReleasedOnlyInsideMappings) {
   EXPECT_EQ(std::memcmp(anon.data(), bytes.data(), bytes.size()), 0);
 }
 
-// Version-1 files (weights stored unpacked, as written before prepacking existed) still load and
-// give the same bits; their weights are packed at load.
+// Version-1 files (weights stored unpacked, as written before prepacking existed; the layout of
+// version 2) still load and give the same bits; their weights are packed at load.
 TEST(Sqm, Version1FilesWithUnpackedWeightsStillLoad) {
   const Case& c = get_case("sd");
-  std::string b = test::read_bytes(compile_to(*c.qdq, "v1.sqm", std::nullopt));
-  ASSERT_EQ(b[8], static_cast<char>(kSqmVersion));
+  const std::string path = test::temp_dir() + "/v1.sqm";
+  save_sqm(lower_to_int8(*c.qdq), path, SqmWriteOptions{2});
+  std::string b = test::read_bytes(path);
+  ASSERT_EQ(b[8], 2);
   b[8] = 1;
   reseal(b);
   auto mem = std::make_shared<std::string>(b);
@@ -357,9 +360,9 @@ TEST(Sqm, RefusesBadMagicVersionFlagsAndNonSqm) {
   b[0] = 'X';
   expect_refused(b, "bad magic", "magic");
   b = good;
-  b[8] = 3;
+  b[8] = 4;
   reseal(b);
-  expect_refused(b, "version 3 is not supported", "version");
+  expect_refused(b, "version 4 is not supported", "version");
   expect_refused(b, "recompile", "version");
   b = good;
   b[8] = 0;
@@ -388,7 +391,7 @@ TEST(Sqm, ForgedChecksumsStillNeverCrash) {
   uint64_t meta_off = 0, meta_size = 0;
   std::memcpy(&meta_off, good.data() + 64 + 8, 8);
   std::memcpy(&meta_size, good.data() + 64 + 16, 8);
-  ASSERT_EQ(meta_off, 112u);
+  ASSERT_EQ(meta_off, 64u + 3 * 24);
   int refused = 0, loaded = 0, prepared = 0, tried = 0;
   // Every byte of the header and table, then every 23rd byte of META (each try re-checksums and
   // may prepare an engine: all of them take minutes).
@@ -499,8 +502,22 @@ TEST(Sqm, CliCompileRunBench) {
 void check_c_api(const std::string& which) {
   const Case& c = get_case(which);
   const std::string dir = test::temp_dir();
-  const std::string path = compile_to(*c.qdq, which + ".sqm");
+  // The file holds a memory plan for the case's input shapes, so the C session's first run
+  // replays it (planner/memory_plan.h): the outputs must still be the C++ engine's bits.
+  const std::string path = dir + "/" + which + ".sqm";
+  Model lowered = lower_to_int8(*c.qdq);
+  prepack_int8_weights(lowered, kernels::default_isa());
+  {
+    ExecutionArena arena;
+    ReferenceEngine::RunOptions options;
+    options.arena = &arena;
+    ThreadPool pool(1);
+    make_int8_engine_from_lowered(std::make_shared<Model>(lowered))->run(c.feeds, pool, options);
+    lowered.memory_plans.push_back(arena.export_plan().value());
+  }
+  save_sqm(lowered, path);
   auto engine = make_int8_engine_from_lowered(std::make_shared<Model>(load_sqm(path)));
+  ASSERT_EQ(engine->model().memory_plans.size(), 1u);
   ThreadPool pool(1);
   TensorMap outs = engine->run(c.feeds, pool);
   std::string bytes = test::read_bytes(path);

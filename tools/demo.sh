@@ -69,7 +69,10 @@ eval_one "W8A8, 8-bit softmax + correction:" "$OUT/w8a8_bc-length.onnx" sim
 eval_one "the same on the int8 engine:" "$OUT/w8a8_bc-length.onnx" int8
 
 step "4/6 compile the corrected model to .sqm and generate from it (int8 engine, int8 KV cache)"
-"$SQ" compile "$OUT/w8a8_bc-length.onnx" -o "$OUT/w8a8_bc-length.sqm"
+# The inputs have symbolic [batch, sequence] dims: --plan-shape gives the shapes of the session
+# memory plan the .sqm stores (a full window).
+"$SQ" compile "$OUT/w8a8_bc-length.onnx" -o "$OUT/w8a8_bc-length.sqm" \
+  --plan-shape "input_ids=1x$CONTEXT" --plan-shape "attention_mask=1x$CONTEXT"
 "$SQ" generate "$OUT/w8a8_bc-length.sqm" --prompt "A module is a file containing Python" \
   --tokenizer bytes --max-new 64 --threads "$THREADS" -o "$OUT/generated.npy" 2>/dev/null
 

@@ -125,6 +125,9 @@ sq_status sq_session_create(sq_model* model, int threads, sq_session** session) 
     auto s = std::make_unique<sq_session>();
     s->engine = model->engine;
     s->pool = std::make_unique<sq::ThreadPool>(threads);
+    // A compiled model's stored plans: the arena is allocated now, and the first run with their
+    // input shapes replays instead of recording.
+    s->arena.seed(model->engine->model().memory_plans);
     *session = s.release();
     return SQ_OK;
   });

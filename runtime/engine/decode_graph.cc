@@ -59,6 +59,7 @@ bool has_past_length_input(const Model& model) {
 Model prepare_for_cached_decoding(const Model& lowered, DecodeGraphInfo* info) {
   SQ_CHECK(!is_prepared_for_cached_decoding(lowered), "the graph is already prepared for cached decoding");
   Model m = lowered;
+  m.memory_plans.clear();  // made for the graph as compiled, not for the cached-decoding one
   Graph& g = m.graph;
   const std::string what = "cached decoding: ";
   bool has_ids = false;

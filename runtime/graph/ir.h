@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "runtime/core/tensor.h"
+#include "runtime/planner/memory_plan.h"
 
 namespace sq {
 
@@ -93,6 +94,9 @@ struct Model {
   std::string producer_name = "softquant";
   std::string producer_version = "0.1";
   std::map<std::string, std::string> metadata;
+  // Session arena plans for this graph, made ahead of time (`softquant compile`, stored in a
+  // compiled .sqm): sessions seed their arena with them. Not saved to ONNX.
+  std::vector<MemoryPlan> memory_plans;
 
   int64_t opset() const;  // default-domain opset version
 };

@@ -4,10 +4,12 @@
 #include <bit>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <unordered_map>
 
 #include "runtime/io/atomic_file.h"
 #include "runtime/io/mapped_file.h"
+#include "runtime/planner/memory_plan.h"
 
 namespace sq {
 
@@ -18,7 +20,8 @@ namespace {
 constexpr char kMagic[8] = {'S', 'Q', 'M', 'O', 'D', 'E', 'L', '\0'};
 constexpr size_t kChecksumOffset = 24;
 constexpr size_t kSectionEntrySize = 24;
-constexpr uint32_t kSectionMeta = 1, kSectionData = 2;
+constexpr uint32_t kSectionMeta = 1, kSectionData = 2, kSectionPlan = 3;
+constexpr uint32_t kFirstVersionWithPlans = 3;
 constexpr uint32_t kMaxRank = 64;
 enum AttrCode : uint8_t { kAFloat = 1, kAInt, kAString, kATensor, kAFloats, kAInts, kAStrings };
 
@@ -99,12 +102,13 @@ class MetaWriter {
 
 // Emits the whole file image piece by piece to `sink(ptr, n)`: once to checksum, once to write.
 template <typename Sink>
-void emit(const std::string& head, const std::string& meta, size_t data_offset,
-          const std::vector<PendingTensor>& tensors, Sink&& sink) {
+void emit(const std::string& head, const std::string& meta, const std::string& plans,
+          size_t data_offset, const std::vector<PendingTensor>& tensors, Sink&& sink) {
   static const uint8_t zeros[64] = {};
   sink(reinterpret_cast<const uint8_t*>(head.data()), head.size());
   sink(reinterpret_cast<const uint8_t*>(meta.data()), meta.size());
-  size_t pos = head.size() + meta.size();
+  sink(reinterpret_cast<const uint8_t*>(plans.data()), plans.size());
+  size_t pos = head.size() + meta.size() + plans.size();
   sink(zeros, data_offset - pos);
   pos = data_offset;
   for (const PendingTensor& pt : tensors) {
@@ -114,12 +118,45 @@ void emit(const std::string& head, const std::string& meta, size_t data_offset,
   }
 }
 
+std::string plan_graph_error(size_t i, const MemoryPlan& p, const Graph& g);
+
+// The PLAN section: every plan checked first, so a file never holds one the loader refuses.
+std::string plan_section(const Model& model) {
+  ByteWriter w;
+  w.count(model.memory_plans.size(), "memory plans");
+  for (size_t i = 0; i < model.memory_plans.size(); ++i) {
+    const MemoryPlan& p = model.memory_plans[i];
+    std::string e = memory_plan_error(p);
+    SQ_CHECK(e.empty(), "memory plan ", i, ": ", e);
+    e = plan_graph_error(i, p, model.graph);
+    SQ_CHECK(e.empty(), e);
+    w.count(p.inputs.size(), "plan inputs");
+    for (const MemoryPlan::Input& in : p.inputs) {
+      w.u8(static_cast<uint8_t>(dtype_to_onnx(in.dtype)));
+      SQ_CHECK(in.dims.size() <= kMaxRank, "memory plan ", i, ": input of rank ", in.dims.size());
+      w.count(in.dims.size(), "dims");
+      for (int64_t d : in.dims) w.i64(d);
+    }
+    w.u64(p.arena_bytes);
+    w.count(p.buffers.size(), "plan buffers");
+    for (const MemoryPlan::Buffer& b : p.buffers) {
+      w.u64(b.size);
+      w.u64(b.offset);
+      w.pod(b.first);
+      w.pod(b.last);
+      w.pod(b.output);
+    }
+  }
+  return std::move(w.bytes());
+}
+
 // ---- reading --------------------------------------------------------------------------------
 
 class ByteReader {
  public:
-  ByteReader(const uint8_t* p, size_t n, size_t base, const std::string& what)
-      : p_(p), n_(n), base_(base), what_(what) {}
+  ByteReader(const uint8_t* p, size_t n, size_t base, const std::string& what,
+             const char* section = "META")
+      : p_(p), n_(n), base_(base), what_(what), section_(section) {}
 
   template <typename T>
   T pod(const char* field) {
@@ -141,7 +178,7 @@ class ByteReader {
     const uint32_t n = u32(field);
     if (static_cast<uint64_t>(n) * min_bytes > n_ - pos_) {
       fail(field, " count ", n, " at byte ", base_ + at, " does not fit in the ", n_ - pos_,
-           " bytes left in the META section");
+           " bytes left in the ", section_, " section");
     }
     return n;
   }
@@ -177,12 +214,13 @@ class ByteReader {
  private:
   void need(size_t k, const char* field) {
     if (k > n_ - pos_) {
-      fail(field, " at byte ", base_ + pos_, " runs past the end of the META section");
+      fail(field, " at byte ", base_ + pos_, " runs past the end of the ", section_, " section");
     }
   }
   const uint8_t* p_;
   size_t n_, pos_ = 0, base_;
   const std::string& what_;
+  const char* section_;
 };
 
 uint32_t get_u32(const uint8_t* p) {
@@ -219,6 +257,79 @@ std::vector<ValueInfo> read_value_infos(ByteReader& r, const char* field) {
   return out;
 }
 
+// "" if plan `i` belongs to `g`: one input per graph input, of its dtype, rank and known dims,
+// and no step beyond the graph's nodes; else what is wrong.
+std::string plan_graph_error(size_t i, const MemoryPlan& p, const Graph& g) {
+  std::ostringstream os;
+  if (p.inputs.size() != g.inputs.size()) {
+    os << "memory plan " << i << " has " << p.inputs.size() << " inputs, the graph "
+       << g.inputs.size();
+    return os.str();
+  }
+  for (size_t j = 0; j < p.inputs.size(); ++j) {
+    const ValueInfo& vi = g.inputs[j];
+    const MemoryPlan::Input& in = p.inputs[j];
+    bool fits = !vi.has_type || in.dtype == vi.dtype;
+    if (vi.has_shape) {
+      fits = fits && in.dims.size() == vi.dims.size();
+      for (size_t d = 0; fits && d < in.dims.size(); ++d) {
+        fits = !vi.dims[d].known() || vi.dims[d].value == in.dims[d];
+      }
+    }
+    if (!fits) {
+      os << "memory plan " << i << " input " << j << " (" << dtype_name(in.dtype) << " "
+         << shape_str(in.dims) << ") does not fit graph input '" << vi.name << "'";
+      return os.str();
+    }
+  }
+  for (const MemoryPlan::Buffer& b : p.buffers) {
+    if (b.last >= 0 && static_cast<size_t>(b.last) >= g.nodes.size()) {
+      os << "memory plan " << i << ": a buffer lives to step " << b.last << " of a graph of "
+         << g.nodes.size() << " nodes";
+      return os.str();
+    }
+  }
+  return "";
+}
+
+MemoryPlan read_plan(ByteReader& r, size_t i, const Graph& g) {
+  MemoryPlan p;
+  // dtype (1) + rank (4)
+  p.inputs.resize(r.count(5, "plan inputs"));
+  if (p.inputs.size() != g.inputs.size()) {
+    r.fail("memory plan ", i, " has ", p.inputs.size(), " inputs, the graph ", g.inputs.size());
+  }
+  for (MemoryPlan::Input& in : p.inputs) {
+    in.dtype = r.dtype("plan input dtype");
+    const size_t rank = r.count(8, "plan input rank");
+    if (rank > kMaxRank) r.fail("memory plan ", i, " has an input of rank ", rank);
+    in.dims.resize(rank);
+    for (int64_t& d : in.dims) d = r.i64("plan input dim");
+  }
+  p.arena_bytes = r.u64("plan arena bytes");
+  // size, offset (16) + first, last, output (12)
+  p.buffers.resize(r.count(28, "plan buffers"));
+  for (MemoryPlan::Buffer& b : p.buffers) {
+    b.size = r.u64("plan buffer size");
+    b.offset = r.u64("plan buffer offset");
+    b.first = r.pod<int32_t>("plan buffer first step");
+    b.last = r.pod<int32_t>("plan buffer last step");
+    b.output = r.pod<int32_t>("plan buffer output");
+  }
+  std::string e = plan_graph_error(i, p, g);
+  if (!e.empty()) r.fail(e);
+  e = memory_plan_error(p);
+  if (!e.empty()) r.fail("memory plan ", i, ": ", e);
+  return p;
+}
+
+std::vector<MemoryPlan> read_plans(ByteReader& r, const Graph& g) {
+  std::vector<MemoryPlan> plans(r.count(16, "memory plans"));
+  for (size_t i = 0; i < plans.size(); ++i) plans[i] = read_plan(r, i, g);
+  if (!r.at_end()) r.fail(r.remaining(), " unexpected bytes at the end of the PLAN section");
+  return plans;
+}
+
 }  // namespace
 
 uint64_t sqm_checksum(const uint8_t* data, size_t size) {
@@ -229,7 +340,14 @@ uint64_t sqm_checksum(const uint8_t* data, size_t size) {
   return fnv1a(data + kChecksumOffset + 8, size - kChecksumOffset - 8, h);
 }
 
-SqmWriteStats save_sqm(const Model& model, const std::string& path) {
+SqmWriteStats save_sqm(const Model& model, const std::string& path,
+                       const SqmWriteOptions& options) {
+  SQ_CHECK(options.version >= 2 && options.version <= kSqmVersion, "save_sqm: cannot write .sqm "
+           "version ", options.version, " (2 to ", kSqmVersion, ")");
+  const bool with_plans = options.version >= kFirstVersionWithPlans;
+  const uint32_t sections = with_plans ? 3 : 2;
+  const size_t meta_offset = kSqmHeaderSize + sections * kSectionEntrySize;
+  const std::string plans = with_plans ? plan_section(model) : std::string();
   MetaWriter m;
   ByteWriter& w = m.w;
   w.i64(model.ir_version);
@@ -326,9 +444,8 @@ SqmWriteStats save_sqm(const Model& model, const std::string& path) {
   {
     ByteWriter dry;
     write_tensor_table(dry);
-    const size_t meta_offset = kSqmHeaderSize + 2 * kSectionEntrySize;
     const size_t meta_size = w.bytes().size() + dry.bytes().size() + rest.bytes().size();
-    size_t pos = align64(meta_offset + meta_size);
+    size_t pos = align64(meta_offset + meta_size + plans.size());
     for (PendingTensor& pt : m.tensors) {
       pt.offset = pos;
       pos = align64(pos + pt.t->nbytes());
@@ -339,8 +456,8 @@ SqmWriteStats save_sqm(const Model& model, const std::string& path) {
   meta += tensor_table.bytes();
   meta += rest.bytes();
 
-  const size_t meta_offset = kSqmHeaderSize + 2 * kSectionEntrySize;
-  const size_t data_offset = align64(meta_offset + meta.size());
+  const size_t plan_offset = meta_offset + meta.size();
+  const size_t data_offset = align64(plan_offset + plans.size());
   size_t file_size = data_offset;
   SqmWriteStats stats;
   for (const PendingTensor& pt : m.tensors) {
@@ -350,12 +467,12 @@ SqmWriteStats save_sqm(const Model& model, const std::string& path) {
 
   ByteWriter head;
   head.bytes().append(kMagic, 8);
-  head.u32(kSqmVersion);
+  head.u32(options.version);
   head.u32(0);  // flags
   head.u64(file_size);
   head.u64(0);  // checksum, filled below
   head.u32(kSqmHeaderSize);
-  head.u32(2);
+  head.u32(sections);
   head.u64(kSqmHeaderSize);
   head.u64(0);
   head.u64(0);
@@ -367,20 +484,27 @@ SqmWriteStats save_sqm(const Model& model, const std::string& path) {
   head.u32(0);
   head.u64(data_offset);
   head.u64(file_size - data_offset);
+  if (with_plans) {
+    head.u32(kSectionPlan);
+    head.u32(0);
+    head.u64(plan_offset);
+    head.u64(plans.size());
+  }
 
   uint64_t h = kFnvOffset;
-  emit(head.bytes(), meta, data_offset, m.tensors,
+  emit(head.bytes(), meta, plans, data_offset, m.tensors,
        [&](const uint8_t* p, size_t n) { h = fnv1a(p, n, h); });
   std::memcpy(head.bytes().data() + kChecksumOffset, &h, 8);
 
   AtomicFile f;
   f.open(path);
-  emit(head.bytes(), meta, data_offset, m.tensors,
+  emit(head.bytes(), meta, plans, data_offset, m.tensors,
        [&](const uint8_t* p, size_t n) { f.write(p, n); });
   f.commit();
   stats.file_bytes = file_size;
   stats.tensors = m.tensors.size();
   stats.nodes = g.nodes.size();
+  stats.memory_plans = with_plans ? model.memory_plans.size() : 0;
   return stats;
 }
 
@@ -433,14 +557,17 @@ Model load_sqm_impl(std::shared_ptr<void> owner, const uint8_t* data, size_t siz
   // check every field.
   const uint32_t header_size = get_u32(data + 32), sections = get_u32(data + 36);
   const uint64_t table_offset = get_u64(data + 40);
-  if (header_size != kSqmHeaderSize || sections != 2 || table_offset != kSqmHeaderSize ||
-      get_u64(data + 48) != 0 || get_u64(data + 56) != 0) {
+  const bool with_plans = version >= kFirstVersionWithPlans;
+  const uint32_t want_sections = with_plans ? 3 : 2;
+  if (header_size != kSqmHeaderSize || sections != want_sections ||
+      table_offset != kSqmHeaderSize || get_u64(data + 48) != 0 || get_u64(data + 56) != 0) {
     throw bad("corrupted .sqm header (header size ", header_size, ", ", sections,
               " sections at ", table_offset, ")");
   }
-  if (size < kSqmHeaderSize + 2 * kSectionEntrySize) throw bad("truncated .sqm section table");
-  uint64_t off[3] = {}, len[3] = {};
-  for (uint32_t s = 0; s < 2; ++s) {
+  const size_t table_end = kSqmHeaderSize + want_sections * kSectionEntrySize;
+  if (size < table_end) throw bad("truncated .sqm section table");
+  uint64_t off[4] = {}, len[4] = {};
+  for (uint32_t s = 0; s < want_sections; ++s) {
     const uint8_t* e = data + kSqmHeaderSize + s * kSectionEntrySize;
     const uint32_t kind = get_u32(e);
     if (kind != s + 1 || get_u32(e + 4) != 0) {
@@ -453,11 +580,13 @@ Model load_sqm_impl(std::shared_ptr<void> owner, const uint8_t* data, size_t siz
                 ") is outside the ", size, "-byte file)");
     }
   }
-  const size_t table_end = kSqmHeaderSize + 2 * kSectionEntrySize;
-  if (off[kSectionMeta] != table_end || off[kSectionData] % 64 != 0 ||
-      off[kSectionData] < off[kSectionMeta] + len[kSectionMeta]) {
-    throw bad("corrupted .sqm section table (META at ", off[kSectionMeta], ", DATA at ",
-              off[kSectionData], ")");
+  // META right after the table, then PLAN (version 3) right after META, then DATA.
+  const uint64_t meta_end = off[kSectionMeta] + len[kSectionMeta];
+  const uint64_t before_data = with_plans ? off[kSectionPlan] + len[kSectionPlan] : meta_end;
+  if (off[kSectionMeta] != table_end || (with_plans && off[kSectionPlan] != meta_end) ||
+      off[kSectionData] % 64 != 0 || off[kSectionData] < before_data) {
+    throw bad("corrupted .sqm section table (META at ", off[kSectionMeta], ", PLAN at ",
+              off[kSectionPlan], ", DATA at ", off[kSectionData], ")");
   }
   const size_t data_begin = off[kSectionData], data_end = data_begin + len[kSectionData];
   const bool alias = reinterpret_cast<uintptr_t>(data) % 64 == 0 && owner;
@@ -578,6 +707,10 @@ Model load_sqm_impl(std::shared_ptr<void> owner, const uint8_t* data, size_t siz
     }
   }
   if (!r.at_end()) r.fail(r.remaining(), " unexpected bytes at the end of the META section");
+  if (with_plans) {
+    ByteReader pr(data + off[kSectionPlan], len[kSectionPlan], off[kSectionPlan], what, "PLAN");
+    model.memory_plans = read_plans(pr, g);
+  }
   return model;
 }
 

@@ -49,16 +49,63 @@ struct ExecutionArena::ArenaDeleter {
 ExecutionArena::ExecutionArena() = default;
 ExecutionArena::~ExecutionArena() = default;
 
-ExecutionArena::Stats ExecutionArena::stats() const { return stats_; }
+ExecutionArena::Stats ExecutionArena::stats() const {
+  Stats st = stats_;
+  st.seeded_plans = static_cast<int>(seeds_.size());
+  st.plan_seeded = have_plan_ && seed_index_ >= 0;
+  return st;
+}
 
-bool ExecutionArena::same_inputs(const std::vector<const Tensor*>& inputs) const {
-  if (inputs.size() != input_key_.size()) return false;
+bool ExecutionArena::same_inputs(const std::vector<MemoryPlan::Input>& key,
+                                 const std::vector<const Tensor*>& inputs) {
+  if (inputs.size() != key.size()) return false;
   for (size_t i = 0; i < inputs.size(); ++i) {
-    if (inputs[i]->dtype() != input_key_[i].first || inputs[i]->shape() != input_key_[i].second) {
-      return false;
-    }
+    if (inputs[i]->dtype() != key[i].dtype || inputs[i]->shape() != key[i].dims) return false;
   }
   return true;
+}
+
+std::optional<MemoryPlan> ExecutionArena::export_plan() const {
+  if (!have_plan_ || stale_) return std::nullopt;
+  MemoryPlan plan;
+  plan.inputs = input_key_;
+  plan.arena_bytes = buffer_bytes_;
+  plan.buffers = plan_;
+  return plan;
+}
+
+void ExecutionArena::seed(std::vector<MemoryPlan> plans) {
+  SQ_CHECK(!busy_.load(), "ExecutionArena::seed: the arena is in a run");
+  for (size_t i = 0; i < plans.size(); ++i) {
+    const std::string e = memory_plan_error(plans[i]);
+    SQ_CHECK(e.empty(), "ExecutionArena::seed: memory plan ", i, ": ", e);
+  }
+  seeds_ = std::move(plans);
+  drop_plan();
+  if (seeds_.empty()) return;
+  install(seeds_[0]);
+  seed_index_ = 0;
+}
+
+// Drops the current plan and its buffers (before a recording run, so that the heap-backed run
+// does not hold them too, or before another plan is installed).
+void ExecutionArena::drop_plan() {
+  have_plan_ = false;
+  stale_ = false;
+  seed_index_ = -1;
+  plan_.clear();
+  by_last_.clear();
+  storage_.reset();
+  buffer_bytes_ = 0;
+  outputs_.clear();
+  input_key_.clear();
+}
+
+// A seeded plan that diverged (or whose run threw) is not tried again: its shapes record.
+void ExecutionArena::drop_failed_seed() {
+  if (!have_plan_ || !stale_ || seed_index_ < 0) return;
+  seeds_.erase(seeds_.begin() + seed_index_);
+  seed_index_ = -1;
 }
 
 void ExecutionArena::begin_run(const std::vector<const Tensor*>& inputs) {
@@ -69,22 +116,30 @@ void ExecutionArena::begin_run(const std::vector<const Tensor*>& inputs) {
   next_ = 0;
   last_cursor_ = 0;
   step_.store(0, std::memory_order_relaxed);
-  if (have_plan_ && !stale_ && same_inputs(inputs)) {
+  drop_failed_seed();
+  if (!(have_plan_ && !stale_ && same_inputs(input_key_, inputs))) {
+    for (size_t i = 0; i < seeds_.size(); ++i) {
+      if (!same_inputs(seeds_[i].inputs, inputs)) continue;
+      drop_plan();
+      try {
+        install(seeds_[i]);  // allocates the arena: may run out of memory
+      } catch (...) {
+        drop_plan();
+        busy_.store(false);
+        throw;
+      }
+      seed_index_ = static_cast<int>(i);
+      break;
+    }
+  }
+  if (have_plan_ && !stale_ && same_inputs(input_key_, inputs)) {
     replaying_ = true;
     ++stats_.replayed_runs;
     return;
   }
-  // Record: drop the old plan and its buffers first, so the heap-backed recording run does not
-  // hold them too.
   replaying_ = false;
-  have_plan_ = false;
-  plan_.clear();
-  by_last_.clear();
-  storage_.reset();
-  buffer_bytes_ = 0;
-  outputs_.clear();
-  input_key_.clear();
-  for (const Tensor* t : inputs) input_key_.emplace_back(t->dtype(), t->shape());
+  drop_plan();
+  for (const Tensor* t : inputs) input_key_.push_back({t->dtype(), t->shape()});
   recording_ = std::make_shared<Recording>();
   ++stats_.recorded_runs;
 }
@@ -135,7 +190,10 @@ std::shared_ptr<void> ExecutionArena::allocate(size_t bytes) {
   }
   if (!replaying_) return heap_allocate(bytes);
   const size_t k = next_++;
-  if (k >= plan_.size() || plan_[k].size != bytes ||
+  // A smaller request fits the planned slot, which is reserved for the tensor's whole planned
+  // lifetime: kernel scratch sized by the session's thread count (AttentionU8: one block per
+  // thread) replays a plan made with more threads.
+  if (k >= plan_.size() || bytes > plan_[k].size ||
       plan_[k].first != step_.load(std::memory_order_relaxed)) {
     diverge();
     return heap_allocate(bytes);
@@ -162,14 +220,15 @@ bool ExecutionArena::owns(const void* p) const {
 }
 
 void ExecutionArena::plan_from(const Recording& rec) {
-  GreedyBySizePlanner planner(64);
-  plan_.assign(rec.entries.size(), Planned{});
+  GreedyBySizePlanner planner(kMemoryPlanAlignment);
+  MemoryPlan plan;
+  plan.inputs = input_key_;
+  plan.buffers.assign(rec.entries.size(), Planned{});
   std::vector<int> planner_index(rec.entries.size(), -1);
   int outputs = 0;
-  size_t sum = 0;
   for (size_t k = 0; k < rec.entries.size(); ++k) {
     const Recording::Entry& e = rec.entries[k];
-    Planned& p = plan_[k];
+    Planned& p = plan.buffers[k];
     p.size = e.size;
     p.first = e.first;
     if (e.last < 0) {
@@ -179,38 +238,50 @@ void ExecutionArena::plan_from(const Recording& rec) {
     }
     p.last = std::max(e.last, e.first);
     planner_index[k] = planner.add_buffer(e.size, p.first, p.last);
-    sum += align_up(e.size, 64);
   }
-  for (size_t k = 0; k < plan_.size(); ++k) {
-    if (planner_index[k] >= 0) {
-      plan_[k].offset = planner.offset(planner_index[k]);
-      by_last_.push_back(static_cast<int>(k));
-    }
+  for (size_t k = 0; k < plan.buffers.size(); ++k) {
+    if (planner_index[k] >= 0) plan.buffers[k].offset = planner.offset(planner_index[k]);
   }
-  std::stable_sort(by_last_.begin(), by_last_.end(), [&](int a, int b) {
-    return plan_[static_cast<size_t>(a)].last < plan_[static_cast<size_t>(b)].last;
-  });
-  buffer_bytes_ = planner.arena_size();
+  plan.arena_bytes = planner.arena_size();
 #ifdef __GLIBC__
   // The recording run's intermediates are freed; hand the memory glibc keeps cached back to the
   // system before the arena is touched, so that the arena does not add to the peak RSS.
   malloc_trim(0);
 #endif
+  install(plan);
+}
+
+// Makes `plan` the current one: its arena buffer, live flags and output buffers.
+void ExecutionArena::install(const MemoryPlan& plan) {
+  input_key_ = plan.inputs;
+  plan_ = plan.buffers;
+  by_last_.clear();
+  size_t sum = 0;
+  for (size_t k = 0; k < plan_.size(); ++k) {
+    if (plan_[k].output >= 0) continue;
+    by_last_.push_back(static_cast<int>(k));
+    sum += align_up(plan_[k].size, kMemoryPlanAlignment);
+  }
+  std::stable_sort(by_last_.begin(), by_last_.end(), [&](int a, int b) {
+    return plan_[static_cast<size_t>(a)].last < plan_[static_cast<size_t>(b)].last;
+  });
+  buffer_bytes_ = plan.arena_bytes;
   storage_ = std::make_shared<Storage>();
   storage_->buffer = heap_allocate(buffer_bytes_);
   storage_->alive = std::make_unique<std::atomic<bool>[]>(plan_.size());
   // The arena is touched once here, so replays do not page-fault on it. Output buffers are
-  // allocated now too (the first replay allocates nothing either) but first touched by it: the
-  // caller still holds this run's outputs, and touching both now would raise the peak RSS.
+  // allocated now too (the first replay allocates nothing either) but first touched by it: after
+  // a recording run the caller still holds that run's outputs, and touching both now would raise
+  // the peak RSS.
   std::memset(storage_->buffer.get(), 0, buffer_bytes_);
-  outputs_.clear();
+  outputs_.assign(static_cast<size_t>(plan.output_buffers()), nullptr);
   for (const Planned& p : plan_) {
-    if (p.output >= 0) outputs_.push_back(heap_allocate(p.size));
+    if (p.output >= 0) outputs_[static_cast<size_t>(p.output)] = heap_allocate(p.size);
   }
   stats_.arena_bytes = buffer_bytes_;
   stats_.planned_bytes_sum = sum;
-  stats_.planned_buffers = planner.buffer_count();
-  stats_.output_buffers = outputs;
+  stats_.planned_buffers = static_cast<int>(by_last_.size());
+  stats_.output_buffers = static_cast<int>(outputs_.size());
   have_plan_ = true;
   stale_ = false;
 }

@@ -64,8 +64,10 @@ void run_command(const RunArgs& args) {
   std::vector<std::string> paths = output_paths(model->graph, args.output_dir);
 
   ThreadPool pool(args.threads);
-  // One pass: the session arena only records it (a later run with these shapes would replay).
+  // One pass: the session arena replays the plan a compiled model stores for these shapes, else
+  // only records it (a later run with these shapes would replay).
   ExecutionArena arena;
+  arena.seed(engine.model().memory_plans);
   TensorMap outputs = engine.run(feeds, pool, &arena);
 
   const bool created = !fs::exists(args.output_dir, ec);
