@@ -11,6 +11,7 @@
 #include "runtime/engine/graph_index.h"
 #include "runtime/engine/int8_attention_fusion.h"
 #include "runtime/engine/int8_lookup_lowering.h"
+#include "runtime/engine/layer_norm_fusion.h"
 #include "runtime/ops/op.h"
 
 namespace sq {
@@ -266,6 +267,7 @@ std::string Int8LoweringReport::summary() const {
   os << "int8 engine: " << lowered_matmuls << " weight product(s), " << fused_attention
      << " attention(s), " << lowered_act_matmuls << " other activation product(s) and "
      << lookups << " elementwise lookup table(s) on integer kernels";
+  if (fused_layer_norms > 0) os << "; " << fused_layer_norms << " LayerNorm chain(s) fused (FP32)";
   if (float_nodes.empty()) return os.str();
   os << "; " << float_nodes.size() << " node(s) read dequantized values in FP32: ";
   const size_t shown = std::min<size_t>(float_nodes.size(), 8);
@@ -298,6 +300,7 @@ Model lower_to_int8(const Model& qdq_model, Int8LoweringReport* report) {
     }
   }
   fuse_bias_adds(g);
+  r.fused_layer_norms = fuse_layer_norm_chains(g);
   remove_dead(g);
   GraphIndex idx(g);
   for (const Node& n : g.nodes) {
@@ -306,7 +309,8 @@ Model lower_to_int8(const Model& qdq_model, Int8LoweringReport* report) {
       r.fused_attention += n.op_type == "AttentionU8";
       r.lowered_act_matmuls += n.op_type == "BatchMatMulU8U8ToFloat";
     }
-    if (!is_default_domain(n) || n.op_type == "QuantizeLinear") continue;
+    const bool float_op = is_default_domain(n) || n.op_type == "LayerNormChainF32";
+    if (!float_op || n.op_type == "QuantizeLinear") continue;
     for (const auto& in : n.inputs) {
       const Node* p = in.empty() ? nullptr : idx.producer(in);
       if (p && p->op_type == "DequantizeLinear" && n.op_type != "DequantizeLinear") {

@@ -31,6 +31,7 @@ struct Int8LoweringReport {
   int lowered_act_matmuls = 0;    // other activation x activation products on integer kernels
   int lookups = 0;                // uint8 -> uint8 elementwise subgraphs as lookup tables
   int sunk_dequantize = 0;        // DequantizeLinear nodes moved below pass-through ops
+  int fused_layer_norms = 0;      // nine-op LayerNorm chains as one float op (bit-identical)
   std::vector<std::string> float_nodes;  // nodes reading dequantized values, still in float
   // One line: what was lowered, and the float nodes (op type counts and the first few names).
   std::string summary() const;

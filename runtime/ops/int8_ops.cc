@@ -268,6 +268,7 @@ class GatherDequantizeKernel : public OpKernel {
 void register_int8_ops(OpRegistry& r) {
   register_int8_attention_op(r);
   register_int8_lookup_op(r);
+  register_layer_norm_chain_op(r);
   r.add("GatherDequantize",
         [](const Node& node, int64_t) { return std::make_unique<GatherDequantizeKernel>(node); },
         kInt8Domain);

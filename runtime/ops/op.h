@@ -102,5 +102,6 @@ inline constexpr const char* kInt8Domain = "com.softquant";
 void register_int8_ops(OpRegistry& r);            // int8_ops.cc (calls the next one)
 void register_int8_attention_op(OpRegistry& r);  // int8_attention.cc: AttentionU8
 void register_int8_lookup_op(OpRegistry& r);     // int8_lookup.cc: LookupU8
+void register_layer_norm_chain_op(OpRegistry& r);  // layer_norm_chain.cc: LayerNormChainF32
 
 }  // namespace sq
