@@ -180,6 +180,24 @@ TEST(Sqm, PackedForAnotherIsaIsRepackedAtLoadWithIdenticalOutputs) {
 
 // release_mapped_pages drops resident pages only inside live map_file mappings: the data reads
 // back the same (from the file), resident memory falls, and other memory is never touched.
+// Weights packed from an ONNX model share one slab (huge-page friendly): its views are 64-byte
+// aligned, disjoint, consecutive, keep the slab alive, and it refuses to hand out more than it has.
+TEST(PackedWeightSlab, HandsOutAlignedDisjointViewsAndRefusesOverflow) {
+  Tensor a, b;
+  {
+    PackedWeightSlab slab(3 << 20);  // rounded up to whole 2 MiB pages: 4 MiB
+    a = slab.take(64 * 3);
+    b = slab.take(1 << 20);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(a.raw()) % (2 << 20), 0u);
+    EXPECT_EQ(static_cast<const char*>(b.raw()), static_cast<const char*>(a.raw()) + 64 * 3);
+    EXPECT_EQ(b.nbytes(), size_t{1} << 20);
+    EXPECT_THROW(slab.take(4 << 20), Error);
+    EXPECT_THROW(slab.take(65), Error);
+  }
+  std::memset(b.raw(), 7, b.nbytes());  // the views outlive the slab object
+  EXPECT_EQ(static_cast<const int8_t*>(b.raw())[(1 << 20) - 1], 7);
+}
+
 TEST(Sqm, MappedPagesAreReleasedOnlyInsideMappings) {
   const std::string path = test::temp_dir() + "/pages.bin";
   std::string bytes(16 << 20, '\0');

@@ -1,5 +1,10 @@
 #include "runtime/engine/int8_engine.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -56,6 +61,10 @@ PrepackStats prepack_int8_weights(Model& lowered, kernels::Isa isa) {
       if (is_table == (shared == 1)) order.push_back(&n);
     }
   }
+  int64_t slab_bytes = 0;
+  for (const Node* n : order) slab_bytes += unpacked_weight_bytes(*n, isa);
+  std::optional<PackedWeightSlab> slab;
+  if (slab_bytes > 0) slab.emplace(slab_bytes);
   PrepackStats st;
   for (Node* node : order) {
     Node& n = *node;
@@ -63,7 +72,12 @@ PrepackStats prepack_int8_weights(Model& lowered, kernels::Isa isa) {
     const bool transposed = w && n.attr_int("weight_transposed", 0) != 0;
     const void* buffer = w ? w->raw() : nullptr;
     const Shape shape = w ? w->shape() : Shape{};
-    const int64_t bytes = prepack_weight(n, isa);  // errors name the node
+    const int64_t bytes = prepack_weight(n, isa, slab ? &*slab : nullptr);  // errors name the node
+#ifdef __GLIBC__
+    // The unpacked weight was just freed, but the packed copy went to the slab, not into its
+    // place: give its pages back now, or every weight would stay resident twice until the end.
+    if (slab) malloc_trim(0);
+#endif
     st.matrices += bytes > 0;
     st.packed_bytes += bytes;
     auto it = transposed ? tables.find(buffer) : tables.end();

@@ -1,6 +1,8 @@
 #include "runtime/ops/int8_packed_weight.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -102,7 +104,31 @@ void share_packed_table(Node& gather, const Node& matmul) {
 
 PackedMatrixS8 stored_packed_weight(const Node& node) { return view_of(read_packed(node)); }
 
-int64_t prepack_weight(Node& node, Isa isa) {
+PackedWeightSlab::PackedWeightSlab(int64_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t rounded = (static_cast<size_t>(std::max<int64_t>(bytes, 1)) + kHuge - 1) / kHuge * kHuge;
+  void* p = std::aligned_alloc(kHuge, rounded);
+  SQ_CHECK(p != nullptr, "out of memory allocating ", rounded, " bytes for packed weights");
+  mem_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  size_ = static_cast<int64_t>(rounded);
+  kernels::advise_huge_pages(p, rounded);
+}
+
+Tensor PackedWeightSlab::take(int64_t bytes) {
+  SQ_CHECK(bytes % 64 == 0 && used_ + bytes <= size_, "packed weight slab of ", size_,
+           " bytes cannot hold ", bytes, " more after ", used_);
+  std::shared_ptr<void> view(mem_, static_cast<char*>(mem_.get()) + used_);
+  used_ += bytes;
+  return Tensor::external(DType::kInt8, {bytes}, std::move(view));
+}
+
+int64_t unpacked_weight_bytes(const Node& node, Isa isa) {
+  if (has_packed_form(node)) return 0;
+  const UnpackedWeight w = read_unpacked(node);
+  return kernels::packed_b_bytes(w.k, w.n, isa);
+}
+
+int64_t prepack_weight(Node& node, Isa isa, PackedWeightSlab* slab) {
   if (has_packed_form(node)) {
     const PackedAttrs p = read_packed(node);
     if (p.isa == isa) return 0;
@@ -115,7 +141,8 @@ int64_t prepack_weight(Node& node, Isa isa) {
   }
   const UnpackedWeight w = read_unpacked(node);
   const int64_t bytes = kernels::packed_b_bytes(w.k, w.n, isa);
-  Tensor data(DType::kInt8, {bytes}), sums(DType::kInt32, {w.n});
+  Tensor data = slab ? slab->take(bytes) : Tensor(DType::kInt8, {bytes});
+  Tensor sums(DType::kInt32, {w.n});
   SQ_CHECK(reinterpret_cast<uintptr_t>(data.raw()) % 64 == 0, node.describe(),
            ": tensor storage is not 64-byte aligned");
   kernels::pack_b_s8_into(w.values, w.k, w.n, w.stride_k, w.stride_n, isa, data.data<int8_t>(),

@@ -20,11 +20,31 @@
 
 namespace sq {
 
+// One buffer for the packed weights of a model, 2 MiB-aligned and advised for transparent huge
+// pages before anything is written (kernels::advise_huge_pages): a decode step streams every
+// weight once, and separate heap buffers of 4 KiB pages cost it TLB misses. Pages are touched
+// only as weights are packed into it, so peak memory is unchanged.
+class PackedWeightSlab {
+ public:
+  explicit PackedWeightSlab(int64_t bytes);
+  // The next `bytes` (a multiple of 64) as an int8 tensor sharing the slab; throws sq::Error if
+  // the slab is used up.
+  Tensor take(int64_t bytes);
+
+ private:
+  std::shared_ptr<void> mem_;
+  int64_t size_ = 0, used_ = 0;
+};
+
+// Bytes prepack_weight will pack for `node` in `isa`'s layout when its weight is unpacked, else 0.
+int64_t unpacked_weight_bytes(const Node& node, kernels::Isa isa);
+
 // Replaces `node`'s unpacked weight by the packed form for `isa`; the unpacked attribute is
 // dropped at once (its memory is freed here if nothing else holds it). Returns the packed bytes
 // added; a node already packed for `isa` is left as it is (returns 0), one packed for another ISA
-// is repacked. Throws sq::Error for a node whose weight attributes are invalid.
-int64_t prepack_weight(Node& node, kernels::Isa isa);
+// is repacked. An unpacked weight is packed into `slab` when given. Throws sq::Error for a node
+// whose weight attributes are invalid.
+int64_t prepack_weight(Node& node, kernels::Isa isa, PackedWeightSlab* slab = nullptr);
 
 // The packed matrix a kernel uses, for the runtime's ISA (kernels::default_isa()). From the
 // packed form in that ISA's layout: the attribute's memory itself (a mapped .sqm: no copy, no
