@@ -22,6 +22,8 @@
 namespace sq {
 namespace {
 
+using test::expect_bit_identical;
+
 constexpr int64_t kContext = 32;  // tokens per plan-shape sample
 
 // The bundled OPT, quantized, and eval windows of 32 and 48 tokens (quantized once per binary).
@@ -43,16 +45,6 @@ const OptCase& opt_case() {
     return o;
   }();
   return c;
-}
-
-void expect_bit_identical(const TensorMap& a, const TensorMap& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, t] : a) {
-    const Tensor& u = b.at(name);
-    ASSERT_EQ(t.dtype(), u.dtype()) << name;
-    ASSERT_EQ(t.shape(), u.shape()) << name;
-    EXPECT_EQ(std::memcmp(t.raw(), u.raw(), t.nbytes()), 0) << name << " differs";
-  }
 }
 
 TensorMap run_with(const ReferenceEngine& engine, const TensorMap& feeds, ExecutionArena* arena,

@@ -29,6 +29,8 @@
 namespace sq {
 namespace {
 
+using test::expect_bit_identical;
+
 struct Case {
   std::shared_ptr<const Model> qdq;
   TensorMap feeds;
@@ -89,16 +91,6 @@ int count_gemms(const Model& m) {
 void reseal(std::string& b) {
   const uint64_t h = sqm_checksum(reinterpret_cast<const uint8_t*>(b.data()), b.size());
   std::memcpy(b.data() + 24, &h, 8);
-}
-
-void expect_bit_identical(const TensorMap& a, const TensorMap& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [name, t] : a) {
-    const Tensor& u = b.at(name);
-    ASSERT_EQ(t.dtype(), u.dtype()) << name;
-    ASSERT_EQ(t.shape(), u.shape()) << name;
-    EXPECT_EQ(std::memcmp(t.raw(), u.raw(), t.nbytes()), 0) << name << " differs";
-  }
 }
 
 void check_sqm_matches_onnx(const std::string& which) {

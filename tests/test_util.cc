@@ -1,5 +1,6 @@
 #include "tests/test_util.h"
 
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -111,6 +113,16 @@ std::vector<Tensor> run_single_op(const std::string& op_type,
   std::vector<Tensor> outs;
   for (size_t o = 0; o < num_outputs; ++o) outs.push_back(result.at("out" + std::to_string(o)));
   return outs;
+}
+
+void expect_bit_identical(const TensorMap& a, const TensorMap& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, t] : a) {
+    const Tensor& u = b.at(name);
+    ASSERT_EQ(t.dtype(), u.dtype()) << name;
+    ASSERT_EQ(t.shape(), u.shape()) << name;
+    EXPECT_EQ(std::memcmp(t.raw(), u.raw(), t.nbytes()), 0) << name << " differs";
+  }
 }
 
 }  // namespace sq::test

@@ -1,5 +1,6 @@
 // Why this exists: small helpers shared by the test suites: paths to test data and the CLI,
-// running the CLI and capturing its output, and building single-node graphs for op tests.
+// running the CLI and capturing its output, building single-node graphs for op tests, and
+// comparing results bit for bit.
 #pragma once
 
 #include <map>
@@ -34,5 +35,8 @@ std::vector<Tensor> run_single_op(const std::string& op_type,
                                   const std::vector<std::pair<std::string, Tensor>>& inputs,
                                   const std::map<std::string, Attribute>& attrs = {},
                                   size_t num_outputs = 1, int64_t opset = 17);
+
+// Same names, dtypes, shapes and bytes (a gtest failure naming the first output that differs).
+void expect_bit_identical(const TensorMap& a, const TensorMap& b);
 
 }  // namespace sq::test
