@@ -2,8 +2,8 @@
 // Add) becomes one LayerNormChainF32 node on the int8 engine (engine/layer_norm_fusion.h), whose
 // output must equal the chain's bit for bit: checked against the QDQ simulation (the unfused
 // graph on the reference engine) on odd row lengths, both operand orders, opset 18's axes input,
-// a large mean offset (where a different summation order would show), and chains that must not
-// be fused.
+// one-value gamma and beta, a large mean offset (where a different summation order would show),
+// and chains that must not be fused.
 #include <gtest/gtest.h>
 
 #include "tests/lowering_test_builder.h"
@@ -16,6 +16,7 @@ struct ChainOptions {
   bool axes_input = false;     // opset 18: ReduceMean axes as an input
   float exponent = 2.0f;
   int64_t axis = -1;
+  bool one_value_affine = false;  // gamma and beta of shape [1], broadcast over the row
 };
 
 std::string reduce_mean(Builder& b, const std::string& x, const ChainOptions& o) {
@@ -32,14 +33,15 @@ std::string reduce_mean(Builder& b, const std::string& x, const ChainOptions& o)
 // The chain on x with row length c; returns its output. Sets the ids of Sub's output in *diff.
 std::string chain(Builder& b, const std::string& x, int64_t c, const ChainOptions& o,
                   std::string* diff = nullptr) {
-  std::vector<float> gv(static_cast<size_t>(c)), bv(static_cast<size_t>(c));
-  for (int64_t j = 0; j < c; ++j) {
+  const int64_t len = o.one_value_affine ? 1 : c;
+  std::vector<float> gv(static_cast<size_t>(len)), bv(static_cast<size_t>(len));
+  for (int64_t j = 0; j < len; ++j) {
     gv[static_cast<size_t>(j)] = 0.5f + 0.13f * static_cast<float>(j);
     bv[static_cast<size_t>(j)] = -0.2f + 0.07f * static_cast<float>(j);
   }
   const std::string gamma = "gamma" + std::to_string(b.n++), beta = "beta" + std::to_string(b.n++);
-  b.m.graph.initializers[gamma] = Tensor::from_vector<float>({c}, gv);
-  b.m.graph.initializers[beta] = Tensor::from_vector<float>({c}, bv);
+  b.m.graph.initializers[gamma] = Tensor::from_vector<float>({len}, gv);
+  b.m.graph.initializers[beta] = Tensor::from_vector<float>({len}, bv);
   const std::string d = b.node("Sub", {x, reduce_mean(b, x, o)});
   if (diff) *diff = d;
   const std::string var = reduce_mean(b, b.node("Pow", {d, b.scalar(o.exponent)}), o);
@@ -63,11 +65,12 @@ TEST(LayerNormFusion, ChainsBecomeOneNodeBitIdenticalToTheSimulation) {
       for (bool axes_input : {false, true}) {
         SCOPED_TRACE("c=" + std::to_string(c) + " swap=" + std::to_string(swap) +
                      " axes_input=" + std::to_string(axes_input));
+        const bool one_value = swap && axes_input;  // gamma and beta [1] in one variant
         Builder b;
         if (axes_input) b.m.opset_imports[""] = 18;
         b.input("x", {2, 3, c});
         ChainOptions o;
-        o.swap_operands = swap, o.axes_input = axes_input;
+        o.swap_operands = swap, o.axes_input = axes_input, o.one_value_affine = one_value;
         // Float input (the residual stream); the float result is an output, and its quantized
         // value like in a QDQ model.
         const std::string ln = chain(b, "x", c, o);

@@ -1,6 +1,6 @@
 // LayerNormChainF32 (domain com.softquant), made by engine/layer_norm_fusion.h from the nine-op
 // LayerNorm spelling of older exporters:
-//   inputs  x (float32 [..., C]), gamma (float32 [C]), beta (float32 [C])
+//   inputs  x (float32 [..., C]), gamma (float32 [C] or [1]), beta (float32 [C] or [1])
 //   attrs   epsilon (float)
 //   output  float32, x's shape
 // Per row of C values it computes exactly what the chain computes with the reference kernels, in
@@ -20,8 +20,9 @@
 namespace sq {
 namespace {
 
-void normalize_row(const float* x, const float* gamma, const float* beta, int64_t c, float eps,
-                   float* d, float* y) {
+// gs, bs: gamma's and beta's strides (1, or 0 for a one-value vector broadcast over the row).
+void normalize_row(const float* x, const float* gamma, int64_t gs, const float* beta, int64_t bs,
+                   int64_t c, float eps, float* d, float* y) {
   double sum = 0;
   for (int64_t j = 0; j < c; ++j) sum = sum + static_cast<double>(x[j]);
   const float mean = static_cast<float>(sum / static_cast<double>(c));
@@ -35,8 +36,8 @@ void normalize_row(const float* x, const float* gamma, const float* beta, int64_
   const float s = std::sqrt(var + eps);
   for (int64_t j = 0; j < c; ++j) {
     const float n = d[j] / s;
-    const float scaled = n * gamma[j];
-    y[j] = scaled + beta[j];
+    const float scaled = n * gamma[j * gs];
+    y[j] = scaled + beta[j * bs];
   }
 }
 
@@ -55,8 +56,9 @@ class LayerNormChainKernel : public OpKernel {
              ": input must be float32 with rank >= 1");
     const int64_t c = x.dim(x.rank() - 1);
     for (const Tensor* t : {&gamma, &beta}) {
-      SQ_CHECK(t->dtype() == DType::kFloat32 && t->numel() == c, node.describe(),
-               ": gamma and beta must hold ", c, " float32 values (the last dimension)");
+      SQ_CHECK(t->dtype() == DType::kFloat32 && (t->numel() == c || t->numel() == 1),
+               node.describe(), ": gamma and beta must hold ", c,
+               " float32 values (the last dimension) or one");
     }
     Tensor y(DType::kFloat32, x.shape());
     const int64_t rows = c == 0 ? 0 : x.numel() / c;
@@ -68,7 +70,9 @@ class LayerNormChainKernel : public OpKernel {
                             [&](int64_t r0, int64_t r1) {
                               std::vector<float> d(static_cast<size_t>(c));
                               for (int64_t r = r0; r < r1; ++r)
-                                normalize_row(px + r * c, g, b, c, eps_, d.data(), py + r * c);
+                                normalize_row(px + r * c, g, gamma.numel() == 1 ? 0 : 1, b,
+                                              beta.numel() == 1 ? 0 : 1, c, eps_, d.data(),
+                                              py + r * c);
                             });
     ctx.set_output(0, std::move(y));
   }
