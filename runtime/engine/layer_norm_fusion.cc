@@ -96,20 +96,18 @@ std::optional<Node> match(const Graph& g, const GraphIndex& idx, const Node& add
 }  // namespace
 
 int fuse_layer_norm_chains(Graph& g) {
+  // One index serves the whole pass: a rewrite keeps the node's slot and output, and the chain
+  // it replaces stays in place (dead) until the caller removes it, so no other chain's match
+  // changes.
+  const GraphIndex idx(g);
   int fused = 0;
-  for (;;) {  // one chain per pass: the index is rebuilt after every rewrite
-    const GraphIndex idx(g);
-    bool changed = false;
-    for (Node& n : g.nodes) {
-      if (auto f = match(g, idx, n)) {
-        n = std::move(*f);
-        ++fused;
-        changed = true;
-        break;
-      }
+  for (Node& n : g.nodes) {
+    if (auto f = match(g, idx, n)) {
+      n = std::move(*f);
+      ++fused;
     }
-    if (!changed) return fused;
   }
+  return fused;
 }
 
 }  // namespace sq

@@ -6,10 +6,6 @@
 #include <cassert>
 #include <cmath>
 #include <cstring>
-
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 #include <new>
 
 #include "runtime/kernels/gemm_u8s8_impl.h"
@@ -82,7 +78,6 @@ int64_t packed_offset(const GemmLayout& l, int64_t k_pad, int64_t kk, int64_t j)
 std::shared_ptr<int8_t[]> allocate_packed(int64_t data_bytes, int64_t n) {
   const auto total = static_cast<size_t>(data_bytes + n * static_cast<int64_t>(sizeof(int32_t)));
   auto* mem = static_cast<int8_t*>(::operator new[](total, std::align_val_t{64}));
-  advise_huge_pages(mem, total);
   std::memset(mem, 0, total);
   return std::shared_ptr<int8_t[]>(mem,
                                    [](int8_t* q) { ::operator delete[](q, std::align_val_t{64}); });
@@ -228,17 +223,6 @@ void gemm_u8s8_f32(const uint8_t* a, int64_t m, int64_t lda, const PackedMatrixS
       break;
   }
   assert(false && "gemm_u8s8_f32: B packed for an ISA not compiled into this binary");
-}
-
-void advise_huge_pages(void* mem, size_t bytes) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  const uintptr_t begin = (reinterpret_cast<uintptr_t>(mem) + kHuge - 1) & ~(kHuge - 1);
-  const uintptr_t end = (reinterpret_cast<uintptr_t>(mem) + bytes) & ~(kHuge - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-#else
-  (void)mem, (void)bytes;
-#endif
 }
 
 }  // namespace sq::kernels

@@ -14,7 +14,6 @@
 // threads (column ranges must start at a multiple of gemm_column_block(isa)).
 #pragma once
 
-#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -38,12 +37,6 @@ struct PackedMatrixS8 {
 // stride_n = K.
 PackedMatrixS8 pack_b_s8(const int8_t* b, int64_t k, int64_t n, int64_t stride_k,
                          int64_t stride_n, Isa isa = default_isa());
-
-// Asks for transparent huge pages on the 2 MiB-aligned interior of [mem, mem + bytes), to be called
-// before those pages are first touched. A decode step streams every weight once, and with 4 KiB
-// pages its TLB misses are a large part of the one-row GEMM time. A hint only: without THP (or off
-// Linux) nothing changes.
-void advise_huge_pages(void* mem, size_t bytes);
 
 // Bytes of packed data for a K x N matrix in `isa`'s layout (a multiple of 64, at least 64).
 // Every ISA's layout is known here, whether or not its kernel is compiled into this binary.

@@ -6,6 +6,10 @@
 #include <cstring>
 #include <utility>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 #include "runtime/io/mapped_file.h"
 
 namespace sq {
@@ -111,7 +115,9 @@ PackedWeightSlab::PackedWeightSlab(int64_t bytes) {
   SQ_CHECK(p != nullptr, "out of memory allocating ", rounded, " bytes for packed weights");
   mem_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
   size_ = static_cast<int64_t>(rounded);
-  kernels::advise_huge_pages(p, rounded);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  madvise(p, rounded, MADV_HUGEPAGE);  // a hint: without THP nothing changes
+#endif
 }
 
 Tensor PackedWeightSlab::take(int64_t bytes) {

@@ -21,9 +21,9 @@
 namespace sq {
 
 // One buffer for the packed weights of a model, 2 MiB-aligned and advised for transparent huge
-// pages before anything is written (kernels::advise_huge_pages): a decode step streams every
-// weight once, and separate heap buffers of 4 KiB pages cost it TLB misses. Pages are touched
-// only as weights are packed into it, so peak memory is unchanged.
+// pages (MADV_HUGEPAGE) before anything is written: a decode step streams every weight once, and
+// separate heap buffers of 4 KiB pages cost it TLB misses. Pages are touched only as weights are
+// packed into it, so peak memory is unchanged.
 class PackedWeightSlab {
  public:
   explicit PackedWeightSlab(int64_t bytes);
